@@ -1,0 +1,41 @@
+# gochatter: make run (a real echo exchange over loopback), make test (what CI runs).
+GO          ?= go
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+FUZZTIME    ?= 3s
+LONGFUZZ    ?= 10m
+PKGS        := ./...
+
+.PHONY: run test lint vet staticcheck race fuzz-brief fuzz bench fmt
+
+run:
+	$(GO) run ./cmd/chatter-echo demo
+
+test: lint race fuzz-brief
+
+lint: vet staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+staticcheck:
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+race:
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+# Every fuzz target for FUZZTIME each; the seed corpus lives in testdata/fuzz.
+fuzz-brief:
+	@FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+fuzz:
+	@FUZZTIME=$(LONGFUZZ) ./scripts/fuzz.sh
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem -count=6 ./pkg/... | tee bench.txt
+	$(GO) run $(BENCHSTAT) bench.txt
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')

@@ -1,0 +1,427 @@
+package chatter
+
+import (
+	"container/heap"
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/gochatter/gochatter/pkg/aio"
+)
+
+// SendOption changes how [Conn.Send] or [Conn.Request] sends a message.
+type SendOption interface{ applySend(*sendConfig) }
+
+type sendConfig struct {
+	conv      *Conversation
+	last      bool
+	lastSet   bool
+	token     bool
+	tokenSet  bool
+	timeout   time.Duration
+	onTimeout func(Conversation)
+}
+
+type convOption struct{ conv Conversation }
+
+func (o convOption) applySend(c *sendConfig) { conv := o.conv; c.conv = &conv }
+
+// InConversation sends the message in an existing conversation instead of
+// starting a new one.
+func InConversation(conv Conversation) SendOption { return convOption{conv} }
+
+type lastOption bool
+
+func (o lastOption) applySend(c *sendConfig) { c.last, c.lastSet = bool(o), true }
+
+// Last sets the message's last flag: true (the default) ends the
+// conversation, false keeps it open for more messages.
+func Last(last bool) SendOption { return lastOption(last) }
+
+type tokenOption bool
+
+func (o tokenOption) applySend(c *sendConfig) { c.token, c.tokenSet = bool(o), true }
+
+// Token sets the message's token flag: true (the default) hands the turn
+// to the peer. The protocol carries it; nothing enforces it.
+func Token(token bool) SendOption { return tokenOption(token) }
+
+type timeoutOption struct {
+	d  time.Duration
+	cb func(Conversation)
+}
+
+func (o timeoutOption) applySend(c *sendConfig) { c.timeout, c.onTimeout = o.d, o.cb }
+
+// ConversationTimeout arms a timeout on the message's conversation (for a
+// message with last = false): if no message of the conversation is received
+// or sent within d, cb runs once with the conversation. Any message of the
+// conversation, in either direction, cancels it; closing the connection
+// drops it without running cb. Callbacks run one at a time on a goroutine
+// of the connection, so a slow callback delays the next one.
+func ConversationTimeout(d time.Duration, cb func(Conversation)) SendOption {
+	return timeoutOption{d, cb}
+}
+
+// convKey is a conversation as seen from this side.
+type convKey struct {
+	first int64
+	owner bool
+}
+
+func keyOf(c Conversation) convKey { return convKey{c.FirstID, c.Owner} }
+
+// supervisor is the goroutine that owns a connection's conversation state:
+// conversation timeouts, pending requests and the delivery of received
+// messages. Other goroutines never touch that state; they send it events.
+type supervisor struct {
+	c *Conn
+
+	// From the reader: batches of received messages. Capacity 1, and the
+	// supervisor stops taking batches while it holds undelivered messages
+	// of a bounded queue, so a slow application stops the reader.
+	inbound chan []inbound
+	// From senders: registrations and cancellations.
+	events chan supEvent
+	// To the application.
+	msgs chan Msg
+	// Conversation timeout callbacks, run in order on their own goroutine.
+	callbacks *aio.Queue[func()]
+	// Whether any conversation timeout is armed, so that plain sends on an
+	// existing conversation skip the cancel event when none is.
+	armed atomic.Int32
+
+	// Owned by the supervisor goroutine.
+	backlog  []Msg
+	timeouts map[convKey]*convTimer
+	heap     timerHeap
+	pending  map[convKey]chan Msg
+	pingConv convKey
+	pinging  bool
+}
+
+type supEventKind uint8
+
+const (
+	evRegister supEventKind = iota + 1
+	evSent
+	evCancelRequest
+)
+
+type supEvent struct {
+	kind    supEventKind
+	conv    Conversation
+	timeout time.Duration
+	cb      func(Conversation)
+	reply   chan Msg
+	last    bool
+}
+
+// convTimer is an armed conversation timeout.
+type convTimer struct {
+	key      convKey
+	deadline time.Time
+	cb       func(Conversation) // nil for the ping's own timeout
+	index    int                // in the heap; -1 when removed
+}
+
+// unboundedChannelSize is the Messages channel's buffer when the receive
+// queue is unbounded; the rest waits in the supervisor's backlog.
+const unboundedChannelSize = 64
+
+func newSupervisor(c *Conn) *supervisor {
+	size := c.cfg.queueSize
+	if size == 0 {
+		size = unboundedChannelSize
+	}
+	return &supervisor{
+		c:         c,
+		inbound:   make(chan []inbound, 1),
+		events:    make(chan supEvent, 64),
+		msgs:      make(chan Msg, size),
+		callbacks: aio.NewQueue[func()](0),
+		timeouts:  make(map[convKey]*convTimer),
+		pending:   make(map[convKey]chan Msg),
+	}
+}
+
+// deliverFromReader hands a batch to the supervisor; false means the
+// connection is closing.
+func (s *supervisor) deliverFromReader(ctx context.Context, batch []inbound) bool {
+	select {
+	case s.inbound <- batch:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// post sends an event unless the connection is closing, in which case the
+// event no longer matters.
+func (s *supervisor) post(ev supEvent) {
+	select {
+	case s.events <- ev:
+	case <-s.c.Closing():
+	}
+}
+
+// register tells the supervisor about a conversation timeout or a pending
+// request before the frame that starts it is written.
+func (s *supervisor) register(conv Conversation, d time.Duration, cb func(Conversation), reply chan Msg, last bool) {
+	s.post(supEvent{kind: evRegister, conv: conv, timeout: d, cb: cb, reply: reply, last: last})
+}
+
+// sent reports a message sent in an existing conversation, which cancels
+// its timeout.
+func (s *supervisor) sent(conv Conversation) {
+	if s.armed.Load() > 0 {
+		s.post(supEvent{kind: evSent, conv: conv})
+	}
+}
+
+func (s *supervisor) cancelRequest(conv Conversation) {
+	s.post(supEvent{kind: evCancelRequest, conv: conv})
+}
+
+func (s *supervisor) run(ctx context.Context) error {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	var pingTick <-chan time.Time
+	if T := s.c.cfg.pingTimeout; T > 0 {
+		ticker := time.NewTicker(T)
+		defer ticker.Stop()
+		pingTick = ticker.C
+	}
+	bounded := s.c.cfg.queueSize > 0
+	for {
+		// Take new batches unless a bounded queue is full: then the
+		// reader waits, and with it the socket.
+		in := s.inbound
+		var out chan<- Msg
+		var head Msg
+		if len(s.backlog) > 0 {
+			out, head = s.msgs, s.backlog[0]
+			if bounded {
+				in = nil
+			}
+		}
+		select {
+		case batch := <-in:
+			s.takeEvents()
+			s.route(batch)
+		case out <- head:
+			s.shiftBacklog()
+		case ev := <-s.events:
+			s.handle(ev)
+		case now := <-timer.C:
+			s.expire(now)
+		case <-pingTick:
+			s.ping(ctx)
+		case <-ctx.Done():
+			s.shutdown()
+			return nil
+		}
+		s.resetTimer(timer)
+	}
+}
+
+// takeEvents handles every event already posted. A sender posts its
+// registration before its frame can be written, so handling these first
+// guarantees that a reply in the batch finds the registration in place.
+func (s *supervisor) takeEvents() {
+	for {
+		select {
+		case ev := <-s.events:
+			s.handle(ev)
+		default:
+			return
+		}
+	}
+}
+
+func (s *supervisor) handle(ev supEvent) {
+	k := keyOf(ev.conv)
+	switch ev.kind {
+	case evRegister:
+		s.disarm(k)
+		if ev.reply != nil {
+			s.pending[k] = ev.reply
+		}
+		if ev.timeout > 0 && !ev.last {
+			s.arm(k, time.Now().Add(ev.timeout), ev.cb)
+		}
+	case evSent:
+		s.disarm(k)
+	case evCancelRequest:
+		delete(s.pending, k)
+	}
+}
+
+// route deals with a batch of received messages in order.
+func (s *supervisor) route(batch []inbound) {
+	for i := range batch {
+		in := &batch[i]
+		k := keyOf(in.msg.Conv)
+		s.disarm(k)
+		if in.kind != inboundApp {
+			continue // pings are answered by the reader; pongs only disarm
+		}
+		if reply, ok := s.pending[k]; ok {
+			delete(s.pending, k)
+			reply <- in.msg // capacity 1, one reply per request
+			continue
+		}
+		s.deliver(in.msg)
+	}
+}
+
+// deliver passes a message to the application, keeping order: straight
+// into the channel when nothing waits before it, else behind the backlog.
+func (s *supervisor) deliver(m Msg) {
+	if len(s.backlog) == 0 {
+		select {
+		case s.msgs <- m:
+			return
+		default:
+		}
+	}
+	s.backlog = append(s.backlog, m)
+}
+
+func (s *supervisor) shiftBacklog() {
+	s.backlog[0] = Msg{}
+	s.backlog = s.backlog[1:]
+	// Move whatever else fits without blocking.
+	for len(s.backlog) > 0 {
+		select {
+		case s.msgs <- s.backlog[0]:
+			s.backlog[0] = Msg{}
+			s.backlog = s.backlog[1:]
+		default:
+			return
+		}
+	}
+	if len(s.backlog) == 0 {
+		s.backlog = nil // let a burst's backing array go
+	}
+}
+
+// shutdown runs when the connection starts closing. Timeouts are dropped
+// without running. Messages read before the end are still delivered when
+// the connection ended by itself, until the application has them all or
+// closes the connection; after a local Close they are dropped.
+func (s *supervisor) shutdown() {
+	s.timeouts, s.heap, s.pending = nil, nil, nil
+	s.armed.Store(0)
+	s.callbacks.Close()
+	defer close(s.msgs)
+	if s.c.gracefulClose() {
+		return
+	}
+	// The reader may have handed over a last batch before it stopped.
+	select {
+	case batch := <-s.inbound:
+		for i := range batch {
+			if batch[i].kind == inboundApp {
+				s.deliver(batch[i].msg)
+			}
+		}
+	default:
+	}
+	for _, m := range s.backlog {
+		select {
+		case s.msgs <- m:
+		case <-s.c.discard:
+			return
+		case <-s.c.parentClosing():
+			return
+		}
+	}
+}
+
+// runCallbacks runs conversation timeout callbacks one at a time, so that
+// a callback may call Send or Request without blocking the supervisor.
+func (s *supervisor) runCallbacks(ctx context.Context) error {
+	for {
+		cb, err := s.callbacks.Get(ctx)
+		if err != nil || ctx.Err() != nil {
+			return nil // closing: pending callbacks are dropped
+		}
+		cb()
+	}
+}
+
+// arm sets a conversation's timeout, replacing any earlier one.
+func (s *supervisor) arm(k convKey, deadline time.Time, cb func(Conversation)) {
+	s.disarm(k)
+	t := &convTimer{key: k, deadline: deadline, cb: cb}
+	s.timeouts[k] = t
+	heap.Push(&s.heap, t)
+	s.armed.Store(int32(len(s.timeouts)))
+}
+
+// disarm cancels a conversation's timeout, if it has one.
+func (s *supervisor) disarm(k convKey) {
+	t, ok := s.timeouts[k]
+	if !ok {
+		return
+	}
+	delete(s.timeouts, k)
+	heap.Remove(&s.heap, t.index)
+	s.armed.Store(int32(len(s.timeouts)))
+	if s.pinging && k == s.pingConv {
+		s.pinging = false
+	}
+}
+
+// expire fires every timeout that is due.
+func (s *supervisor) expire(now time.Time) {
+	for len(s.heap) > 0 && !s.heap[0].deadline.After(now) {
+		t := heap.Pop(&s.heap).(*convTimer)
+		delete(s.timeouts, t.key)
+		s.armed.Store(int32(len(s.timeouts)))
+		if t.cb == nil {
+			// The ping's conversation timed out: the peer is gone.
+			s.c.Group().CloseWithCause(ErrPingTimeout)
+			continue
+		}
+		conv := Conversation{Conn: s.c, Owner: t.key.owner, FirstID: t.key.first}
+		cb := t.cb
+		// Unbounded queue: PutNowait fails only when closing, and then the
+		// callback is dropped as the protocol says.
+		_ = s.callbacks.PutNowait(func() { cb(conv) })
+	}
+}
+
+// resetTimer points the timer at the earliest deadline.
+func (s *supervisor) resetTimer(timer *time.Timer) {
+	if len(s.heap) == 0 {
+		timer.Stop()
+		return
+	}
+	timer.Reset(time.Until(s.heap[0].deadline))
+}
+
+// timerHeap orders armed timeouts by deadline.
+type timerHeap []*convTimer
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *timerHeap) Push(x any) {
+	t := x.(*convTimer)
+	t.index = len(*h)
+	*h = append(*h, t)
+}
+func (h *timerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	t.index = -1
+	return t
+}

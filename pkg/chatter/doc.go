@@ -1,0 +1,67 @@
+// Package chatter speaks the Chatter protocol of the hat project: messages
+// whose payloads are SBS values, exchanged over TCP or TLS in conversations,
+// wire-compatible with the original Python hat.chatter.
+//
+// # Where to start
+//
+// A client calls [Connect]; a server calls [Listen] with a function that
+// receives each accepted [Conn]. Both take an [sbs.Repository] holding the
+// payload types (build it with sbs.NewRepository; the protocol's own Hat and
+// HatPing modules are handled internally and also available as
+// [SBSRepository]).
+//
+//	conn, err := chatter.Connect(ctx, repo, "tcp+sbs://127.0.0.1:23012")
+//	...
+//	conv, err := conn.Send(ctx, chatter.Data{Module: "Example", Type: "Msg", Data: int64(123)})
+//	for msg := range conn.Messages() {
+//		// msg.Data, msg.Conv, msg.First, msg.Last, msg.Token
+//	}
+//
+// # Conversations
+//
+// Every message belongs to a [Conversation], identified by the id of its
+// first message and by which side started it. [Conn.Send] starts a new
+// conversation unless given [InConversation]; [Last] and [Token] set the
+// message's flags and [ConversationTimeout] arms a timeout that any further
+// message of the conversation cancels. [Conn.Request] sends the first
+// message of a conversation and returns the peer's first reply to it.
+//
+// # Lifecycle and concurrency
+//
+// A Conn runs three goroutines in its [aio.Group]: a reader that decodes
+// frames (and answers pings), a writer that alone writes the socket and
+// coalesces whatever was queued while it wrote, and a supervisor that owns
+// conversation timeouts, pending requests and delivery to [Conn.Messages].
+// A fourth runs conversation timeout callbacks one at a time. Send and
+// Request may be called from any goroutine; received messages arrive in
+// order on one channel. [Conn.Close] stops all of them and [Conn.Wait]
+// returns once they have ended. A Server's connections are child groups of
+// the server's group, so closing the server closes them (unless
+// [WithKeepConnections]).
+//
+// # Errors
+//
+// Calls on an ended connection return errors that match [ErrClosed] with
+// errors.Is and also the reason the connection ended, which [Conn.Err]
+// reports: [ErrPeerClosed], [ErrPingTimeout], [ErrProtocol] (undecodable
+// frames, unknown payload types), [ErrMessageTooLarge], or a socket error.
+// Malformed addresses give an [*AddressError] matching [ErrAddress].
+//
+// # Wire
+//
+// Addresses are tcp+sbs://HOST:PORT and ssl+sbs://HOST:PORT, IPv6 hosts in
+// brackets. Frames are a length-prefixed SBS Hat.Msg; the envelope has a
+// dedicated codec and only the payload goes through the repository. Pings
+// follow the legacy (2020–2023) keepalive: every ping timeout T a ping in a
+// new conversation, answered by a pong, and the connection closes if the
+// pong does not arrive within T.
+//
+// # TLS
+//
+// Without [WithTLSConfig], ssl+sbs follows the original: a server presents
+// the certificate and key of [WithPEMFile]; a client presents its PEM file
+// if given and does NOT verify the server. That mode encrypts but does not
+// authenticate: it does not protect against an active man in the middle.
+// Give a [*tls.Config] with RootCAs (and Certificates / ClientAuth for
+// mutual TLS) to verify peers.
+package chatter

@@ -1,0 +1,62 @@
+package chatter
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Errors returned by this package wrap one of these (or an
+// error of the standard library, such as a dial error); test them with
+// errors.Is, never by their text.
+var (
+	// ErrClosed: the connection or server is closed or closing. Send,
+	// Receive and Request on a closed connection return an error that wraps
+	// ErrClosed and, where there is one, the reason the connection ended.
+	ErrClosed = errors.New("chatter: connection closed")
+	// ErrAddress: an address that is not tcp+sbs://HOST:PORT or
+	// ssl+sbs://HOST:PORT.
+	ErrAddress = errors.New("chatter: invalid address")
+	// ErrProtocol: the peer sent something that is not a valid Chatter
+	// frame: a malformed frame or Hat.Msg, a payload type the repository
+	// does not know, or a payload that does not decode.
+	ErrProtocol = errors.New("chatter: protocol error")
+	// ErrMessageTooLarge: a frame (incoming or outgoing) larger than the
+	// maximum message size.
+	ErrMessageTooLarge = errors.New("chatter: message too large")
+	// ErrPingTimeout: the peer did not answer a ping within the ping
+	// timeout.
+	ErrPingTimeout = errors.New("chatter: ping timeout")
+	// ErrPeerClosed: the peer ended the stream.
+	ErrPeerClosed = errors.New("chatter: connection closed by peer")
+)
+
+// AddressError reports an address that cannot be used, and why.
+type AddressError struct {
+	Address string
+	Reason  string
+}
+
+func (e *AddressError) Error() string {
+	return fmt.Sprintf("chatter: invalid address %q: %s", e.Address, e.Reason)
+}
+
+// Unwrap lets errors.Is(err, ErrAddress) match.
+func (e *AddressError) Unwrap() error { return ErrAddress }
+
+// closedError is what calls on an ended connection return: it matches
+// ErrClosed and also the reason the connection ended.
+type closedError struct{ cause error }
+
+func (e *closedError) Error() string {
+	if e.cause == nil || errors.Is(e.cause, ErrClosed) {
+		return ErrClosed.Error()
+	}
+	return ErrClosed.Error() + ": " + e.cause.Error()
+}
+
+func (e *closedError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{ErrClosed}
+	}
+	return []error{ErrClosed, e.cause}
+}

@@ -1,0 +1,120 @@
+package chatter
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Defaults of the connection options.
+const (
+	DefaultPingTimeout    = 20 * time.Second
+	DefaultMaxMessageSize = 64 << 20
+	DefaultSendBufferSize = 1 << 20
+)
+
+// Option configures Connect and Listen. Options are applied in order and
+// validated once, when Connect or Listen starts.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	pingTimeout     time.Duration
+	queueSize       int
+	pemFile         string
+	tlsConfig       *tls.Config
+	maxMessageSize  int
+	sendBufferSize  int
+	keepConnections bool
+	logger          *slog.Logger
+}
+
+func newConfig(opts []Option) (*config, error) {
+	c := &config{
+		pingTimeout:    DefaultPingTimeout,
+		maxMessageSize: DefaultMaxMessageSize,
+		sendBufferSize: DefaultSendBufferSize,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(c)
+		}
+	}
+	switch {
+	case c.pingTimeout < 0:
+		return nil, fmt.Errorf("chatter: negative ping timeout %v", c.pingTimeout)
+	case c.queueSize < 0:
+		return nil, fmt.Errorf("chatter: negative queue size %d", c.queueSize)
+	case c.maxMessageSize <= 0:
+		return nil, fmt.Errorf("chatter: maximum message size must be positive, got %d", c.maxMessageSize)
+	case c.sendBufferSize <= 0:
+		return nil, fmt.Errorf("chatter: send buffer size must be positive, got %d", c.sendBufferSize)
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	return c, nil
+}
+
+// WithPingTimeout sets the keepalive period T: every T the connection sends
+// HatPing.MsgPing and closes itself if no answer arrives within T. The
+// default is 20 s, as in the original; 0 disables pings.
+func WithPingTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.pingTimeout = d })
+}
+
+// WithQueueSize bounds the number of received messages waiting for the
+// application. While the queue is full the connection stops reading its
+// socket, so a slow reader slows the peer down and nothing is dropped. The
+// default, 0, is unbounded, as in the original.
+func WithQueueSize(n int) Option {
+	return optionFunc(func(c *config) { c.queueSize = n })
+}
+
+// WithPEMFile names a PEM file holding a certificate and its private key,
+// used for ssl+sbs addresses. A server presents it; a client presents it as
+// its own certificate and, as in the original, does NOT verify the server.
+// Use WithTLSConfig for verification.
+func WithPEMFile(path string) Option {
+	return optionFunc(func(c *config) { c.pemFile = path })
+}
+
+// WithTLSConfig gives the full TLS configuration for ssl+sbs addresses, for
+// verified or mutual TLS. It takes precedence over WithPEMFile. The config
+// is cloned; MinVersion is raised to TLS 1.2 if lower.
+func WithTLSConfig(cfg *tls.Config) Option {
+	return optionFunc(func(c *config) { c.tlsConfig = cfg })
+}
+
+// WithMaxMessageSize caps the body of one frame, in both directions. A peer
+// announcing a larger frame has its connection closed before anything is
+// allocated for it; sending a larger message fails with
+// ErrMessageTooLarge. The default is 64 MiB.
+func WithMaxMessageSize(n int) Option {
+	return optionFunc(func(c *config) { c.maxMessageSize = n })
+}
+
+// WithSendBufferSize bounds the bytes queued for writing. Send blocks
+// (honouring its context) while this much is waiting for a peer that does
+// not read. One message larger than the bound is still accepted when
+// nothing else is queued. The default is 1 MiB.
+func WithSendBufferSize(n int) Option {
+	return optionFunc(func(c *config) { c.sendBufferSize = n })
+}
+
+// WithKeepConnections makes a server's accepted connections outlive it:
+// closing the server then stops accepting but leaves them open. By default
+// closing a server closes every connection it accepted, as in the original.
+func WithKeepConnections() Option {
+	return optionFunc(func(c *config) { c.keepConnections = true })
+}
+
+// WithLogger sets the logger for connection and server events. The
+// default is slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) { c.logger = l })
+}
