@@ -253,6 +253,14 @@ func (c *Conn) Receive(ctx context.Context) (Msg, error) {
 			return Msg{}, c.closedErr()
 		}
 		return m, nil
+	default:
+	}
+	select {
+	case m, ok := <-c.sup.msgs:
+		if !ok {
+			return Msg{}, c.closedErr()
+		}
+		return m, nil
 	case <-ctx.Done():
 		return Msg{}, ctx.Err()
 	}
@@ -286,7 +294,7 @@ func (c *Conn) readLoop(ctx context.Context) error {
 		if err != nil {
 			return c.endRead(ctx, err)
 		}
-		batch := make([]inbound, 0, 4)
+		batch := c.sup.newBatch()
 		for {
 			in, err := dec.decode(body)
 			if err != nil {
@@ -380,9 +388,9 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 func (c *Conn) Send(ctx context.Context, data Data, opts ...SendOption) (Conversation, error) {
 	var sc sendConfig
 	for _, o := range opts {
-		o.applySend(&sc)
+		sc = o.applySend(sc)
 	}
-	return c.send(ctx, data, &sc, nil)
+	return c.send(ctx, data, sc, nil)
 }
 
 // Request sends data as the first message of a new conversation with last
@@ -394,12 +402,12 @@ func (c *Conn) Send(ctx context.Context, data Data, opts ...SendOption) (Convers
 func (c *Conn) Request(ctx context.Context, data Data, opts ...SendOption) (Msg, error) {
 	var sc sendConfig
 	for _, o := range opts {
-		o.applySend(&sc)
+		sc = o.applySend(sc)
 	}
-	sc.conv = nil
+	sc.inConv = false
 	sc.last, sc.lastSet = false, true
 	reply := make(chan Msg, 1)
-	conv, err := c.send(ctx, data, &sc, reply)
+	conv, err := c.send(ctx, data, sc, reply)
 	if err != nil {
 		return Msg{}, err
 	}
@@ -427,7 +435,7 @@ func (c *Conn) Request(ctx context.Context, data Data, opts ...SendOption) (Msg,
 
 var payloadPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
-func (c *Conn) send(ctx context.Context, data Data, sc *sendConfig, reply chan Msg) (Conversation, error) {
+func (c *Conn) send(ctx context.Context, data Data, sc sendConfig, reply chan Msg) (Conversation, error) {
 	select {
 	case <-c.closing:
 		return Conversation{}, c.closedErr()
@@ -439,7 +447,7 @@ func (c *Conn) send(ctx context.Context, data Data, sc *sendConfig, reply chan M
 	}
 	bp := payloadPool.Get().(*[]byte)
 	defer func() {
-		if cap(*bp) <= 64<<10 {
+		if cap(*bp) <= 256<<10 {
 			payloadPool.Put(bp)
 		}
 	}()
@@ -456,7 +464,7 @@ func (c *Conn) send(ctx context.Context, data Data, sc *sendConfig, reply chan M
 		payload: payload,
 		owner:   true,
 	}
-	if sc.conv != nil {
+	if sc.inConv {
 		e.first, e.owner = sc.conv.FirstID, sc.conv.Owner
 	}
 	if size := e.sizeBody(); size > c.cfg.maxMessageSize {
@@ -469,7 +477,7 @@ func (c *Conn) send(ctx context.Context, data Data, sc *sendConfig, reply chan M
 	if register {
 		flags = queueHold
 	}
-	if err := c.out.enqueue(ctx, c.Closing(), &e, sc.conv == nil, flags); err != nil {
+	if err := c.out.enqueue(ctx, c.closing, &e, !sc.inConv, flags); err != nil {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return Conversation{}, err
 		}
@@ -479,7 +487,7 @@ func (c *Conn) send(ctx context.Context, data Data, sc *sendConfig, reply chan M
 	if register {
 		c.sup.register(conv, sc.timeout, sc.onTimeout, reply, e.last)
 		c.out.release()
-	} else if sc.conv != nil {
+	} else if sc.inConv {
 		c.sup.sent(conv)
 	}
 	return conv, nil

@@ -10,10 +10,11 @@ import (
 )
 
 // SendOption changes how [Conn.Send] or [Conn.Request] sends a message.
-type SendOption interface{ applySend(*sendConfig) }
+type SendOption interface{ applySend(sendConfig) sendConfig }
 
 type sendConfig struct {
-	conv      *Conversation
+	conv      Conversation
+	inConv    bool
 	last      bool
 	lastSet   bool
 	token     bool
@@ -24,7 +25,10 @@ type sendConfig struct {
 
 type convOption struct{ conv Conversation }
 
-func (o convOption) applySend(c *sendConfig) { conv := o.conv; c.conv = &conv }
+func (o convOption) applySend(c sendConfig) sendConfig {
+	c.conv, c.inConv = o.conv, true
+	return c
+}
 
 // InConversation sends the message in an existing conversation instead of
 // starting a new one.
@@ -32,7 +36,10 @@ func InConversation(conv Conversation) SendOption { return convOption{conv} }
 
 type lastOption bool
 
-func (o lastOption) applySend(c *sendConfig) { c.last, c.lastSet = bool(o), true }
+func (o lastOption) applySend(c sendConfig) sendConfig {
+	c.last, c.lastSet = bool(o), true
+	return c
+}
 
 // Last sets the message's last flag: true (the default) ends the
 // conversation, false keeps it open for more messages.
@@ -40,7 +47,10 @@ func Last(last bool) SendOption { return lastOption(last) }
 
 type tokenOption bool
 
-func (o tokenOption) applySend(c *sendConfig) { c.token, c.tokenSet = bool(o), true }
+func (o tokenOption) applySend(c sendConfig) sendConfig {
+	c.token, c.tokenSet = bool(o), true
+	return c
+}
 
 // Token sets the message's token flag: true (the default) hands the turn
 // to the peer. The protocol carries it; nothing enforces it.
@@ -51,7 +61,10 @@ type timeoutOption struct {
 	cb func(Conversation)
 }
 
-func (o timeoutOption) applySend(c *sendConfig) { c.timeout, c.onTimeout = o.d, o.cb }
+func (o timeoutOption) applySend(c sendConfig) sendConfig {
+	c.timeout, c.onTimeout = o.d, o.cb
+	return c
+}
 
 // ConversationTimeout arms a timeout on the message's conversation (for a
 // message with last = false): if no message of the conversation is received
@@ -81,6 +94,8 @@ type supervisor struct {
 	// supervisor stops taking batches while it holds undelivered messages
 	// of a bounded queue, so a slow application stops the reader.
 	inbound chan []inbound
+	// Batches the supervisor is done with, back to the reader for reuse.
+	spent chan []inbound
 	// From senders: registrations and cancellations.
 	events chan supEvent
 	// To the application.
@@ -137,6 +152,7 @@ func newSupervisor(c *Conn) *supervisor {
 	return &supervisor{
 		c:         c,
 		inbound:   make(chan []inbound, 1),
+		spent:     make(chan []inbound, 2),
 		events:    make(chan supEvent, 64),
 		msgs:      make(chan Msg, size),
 		callbacks: aio.NewQueue[func()](0),
@@ -153,6 +169,26 @@ func (s *supervisor) deliverFromReader(ctx context.Context, batch []inbound) boo
 		return true
 	case <-ctx.Done():
 		return false
+	}
+}
+
+// newBatch returns an empty batch for the reader, reusing a spent one when
+// there is one.
+func (s *supervisor) newBatch() []inbound {
+	select {
+	case b := <-s.spent:
+		return b
+	default:
+		return make([]inbound, 0, 16)
+	}
+}
+
+// recycle hands a routed batch back to the reader.
+func (s *supervisor) recycle(b []inbound) {
+	clear(b)
+	select {
+	case s.spent <- b[:0]:
+	default:
 	}
 }
 
@@ -210,6 +246,7 @@ func (s *supervisor) run(ctx context.Context) error {
 		case batch := <-in:
 			s.takeEvents()
 			s.route(batch)
+			s.recycle(batch)
 		case out <- head:
 			s.shiftBacklog()
 		case ev := <-s.events:

@@ -164,6 +164,10 @@ type frameReader struct {
 	start   int // first unread byte
 	end     int // end of valid data
 	initial int
+	// For release: the size of the last frame, and how many frames in a
+	// row found the buffer empty and much larger than needed.
+	last     int
+	smallRun int
 }
 
 func newFrameReader(r io.Reader, maxBody, initial int) *frameReader {
@@ -197,6 +201,7 @@ func (f *frameReader) next() (body []byte, err error) {
 	}
 	body = f.buf[f.start+1+m : f.start+1+m+int(k)]
 	f.start += 1 + m + int(k)
+	f.last = 1 + m + int(k)
 	return body, nil
 }
 
@@ -257,11 +262,20 @@ func (f *frameReader) makeRoom(n int) {
 	f.buf, f.start, f.end = nb, 0, unread
 }
 
-// release drops a buffer that grew for a large frame once it is empty, so
-// an idle connection goes back to a small footprint.
+// release drops a buffer that grew for large frames once it is empty and
+// the frames have been small for a while, so a connection that is done with
+// large messages goes back to a small footprint without reallocating for
+// every frame of a steady stream of large ones.
 func (f *frameReader) release() {
-	if f.start == f.end && len(f.buf) > 4*f.initial {
-		f.buf, f.start, f.end = nil, 0, 0
+	if f.start != f.end || len(f.buf) <= 4*f.initial {
+		return
+	}
+	if f.last*4 >= len(f.buf) {
+		f.smallRun = 0
+		return
+	}
+	if f.smallRun++; f.smallRun >= 64 {
+		f.buf, f.start, f.end, f.smallRun = nil, 0, 0, 0
 	}
 }
 

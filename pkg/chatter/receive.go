@@ -1,10 +1,6 @@
 package chatter
 
-import (
-	"fmt"
-
-	"github.com/gochatter/gochatter/pkg/sbs"
-)
+import "fmt"
 
 // inboundKind sorts received messages: application messages go to the
 // application, pings and pongs only to the supervisor.
@@ -90,13 +86,3 @@ func (d *decoder) decode(body []byte) (inbound, error) {
 	}
 	return in, nil
 }
-
-// payloadType names a payload type for errors.
-func payloadType(module, typ string) string {
-	if module == "" {
-		return typ
-	}
-	return module + "." + typ
-}
-
-var _ = sbs.ErrUnknownType
