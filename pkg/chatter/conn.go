@@ -45,6 +45,11 @@ type Msg struct {
 	Last bool
 	// Token is set when the sender handed the turn to this side.
 	Token bool
+	// Raw is the payload as it came off the wire, set only on connections
+	// made WithRawPayloads; Data.Data is then nil, and the application
+	// decodes Raw itself (with a Type of its repository, or generated
+	// code's UnmarshalSBS).
+	Raw RawPayload
 }
 
 // Conn is a Chatter connection, made by [Connect] or accepted by a [Server].
@@ -441,20 +446,16 @@ func (c *Conn) send(ctx context.Context, data Data, sc sendConfig, reply chan Ms
 		return Conversation{}, c.closedErr()
 	default:
 	}
-	t, err := c.repo.Type(data.Module, data.Type)
-	if err != nil {
-		return Conversation{}, fmt.Errorf("chatter: send: %w", err)
-	}
 	bp := payloadPool.Get().(*[]byte)
 	defer func() {
 		if cap(*bp) <= 256<<10 {
 			payloadPool.Put(bp)
 		}
 	}()
-	payload, err := t.Append((*bp)[:0], data.Data)
+	payload, err := c.encodePayload((*bp)[:0], data)
 	*bp = payload[:0]
 	if err != nil {
-		return Conversation{}, fmt.Errorf("chatter: send %s: %w", t, err)
+		return Conversation{}, err
 	}
 	e := envelope{
 		token:   !sc.tokenSet || sc.token,
@@ -491,6 +492,51 @@ func (c *Conn) send(ctx context.Context, data Data, sc sendConfig, reply chan Ms
 		c.sup.sent(conv)
 	}
 	return conv, nil
+}
+
+// encodePayload appends data's payload to b: as given for a RawPayload, by
+// the value's own AppendSBS method when it has one (generated code), and
+// otherwise through the repository.
+func (c *Conn) encodePayload(b []byte, data Data) ([]byte, error) {
+	switch v := data.Data.(type) {
+	case RawPayload:
+		return append(b, v...), nil
+	case sbsAppender:
+		b, err := v.AppendSBS(b)
+		if err != nil {
+			return b, fmt.Errorf("chatter: send %s: %w", payloadName(data), err)
+		}
+		return b, nil
+	}
+	t, err := c.repo.Type(data.Module, data.Type)
+	if err != nil {
+		return b, fmt.Errorf("chatter: send: %w", err)
+	}
+	b, err = t.Append(b, data.Data)
+	if err != nil {
+		return b, fmt.Errorf("chatter: send %s: %w", t, err)
+	}
+	return b, nil
+}
+
+// RawPayload is a payload already encoded in SBS. Sent as Data.Data, it
+// goes on the wire as it is, with no repository look-up; it is also what
+// Msg.Raw holds on receipt.
+type RawPayload []byte
+
+// sbsAppender is implemented by values that encode themselves, such as
+// types written by sbs-gen.
+type sbsAppender interface {
+	AppendSBS(dst []byte) ([]byte, error)
+}
+
+// payloadName names a payload type for errors: Module.Type, or Type for a
+// builtin.
+func payloadName(d Data) string {
+	if d.Module == "" {
+		return d.Type
+	}
+	return d.Module + "." + d.Type
 }
 
 // sendPong answers a ping in its conversation.

@@ -355,3 +355,32 @@ func TestCloseDuringHeavySending(t *testing.T) {
 	wg.Wait()
 	shutdown(t, client.Wait)
 }
+
+func TestRawPayloads(t *testing.T) {
+	client, server := pair(t, "pipe", chatter.WithPingTimeout(0), chatter.WithRawPayloads())
+	// A value encoded by the repository arrives as its bytes.
+	send(t, client, chatter.Data{Module: "Test", Type: "Point", Data: map[string]any{"x": int64(1), "y": int64(-1)}})
+	m := receive(t, server)
+	if m.Data.Data != nil || string(m.Raw) != "\x81\xff" || m.Data.Module != "Test" || m.Data.Type != "Point" {
+		t.Errorf("raw message = %+v", m)
+	}
+	// A raw payload of a type the repository does not know goes through as is.
+	send(t, client, chatter.Data{Module: "Elsewhere", Type: "Thing", Data: chatter.RawPayload{0x81, 0x82}})
+	m = receive(t, server)
+	if string(m.Raw) != "\x81\x82" || m.Data.Module != "Elsewhere" || m.Data.Type != "Thing" {
+		t.Errorf("forwarded message = %+v", m)
+	}
+}
+
+// selfEncoding is a value that encodes itself, as generated code does.
+type selfEncoding struct{ v int64 }
+
+func (s selfEncoding) AppendSBS(b []byte) ([]byte, error) { return append(b, byte(0x80|s.v)), nil }
+
+func TestSendSelfEncodingValue(t *testing.T) {
+	client, server := pair(t, "pipe", chatter.WithPingTimeout(0))
+	send(t, client, chatter.Data{Module: "Test", Type: "Num", Data: selfEncoding{5}})
+	if m := receive(t, server); m.Data.Data != int64(5) {
+		t.Errorf("got %+v", m.Data)
+	}
+}

@@ -30,6 +30,7 @@ type config struct {
 	maxMessageSize  int
 	sendBufferSize  int
 	keepConnections bool
+	rawPayloads     bool
 	logger          *slog.Logger
 }
 
@@ -111,6 +112,15 @@ func WithSendBufferSize(n int) Option {
 // closing a server closes every connection it accepted, as in the original.
 func WithKeepConnections() Option {
 	return optionFunc(func(c *config) { c.keepConnections = true })
+}
+
+// WithRawPayloads leaves received payloads encoded: each Msg carries its
+// payload bytes in Msg.Raw and Data.Data is nil, and the repository is not
+// consulted on receipt, so types it does not know are delivered too. Use it
+// to decode into typed values (generated code or sbs bindings) without the
+// dynamic value model, or to forward payloads unread.
+func WithRawPayloads() Option {
+	return optionFunc(func(c *config) { c.rawPayloads = true })
 }
 
 // WithLogger sets the logger for connection and server events. The

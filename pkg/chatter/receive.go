@@ -77,6 +77,10 @@ func (d *decoder) decode(body []byte) (inbound, error) {
 	}
 	in.msg.Data.Module = d.intern(module)
 	in.msg.Data.Type = d.intern(typ)
+	if d.c.cfg.rawPayloads {
+		in.msg.Raw = append(RawPayload(nil), e.payload...)
+		return in, nil
+	}
 	t, err := d.c.repo.Type(in.msg.Data.Module, in.msg.Data.Type)
 	if err != nil {
 		return inbound{}, fmt.Errorf("%w: payload type: %w", ErrProtocol, err)
