@@ -388,3 +388,32 @@ func TestServeSignalBusy(t *testing.T) {
 	conn.Close()
 	t.Logf("sent %d messages before serve stopped", <-flooded)
 }
+
+// TestWireGenerations runs serve in auto mode and talks to it with call in
+// each generation, then checks that a client cannot ask for auto and that
+// a mismatched pair fails with a message naming the other generation.
+func TestWireGenerations(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, schemas)
+	srv := startServe(t, "-schema", dir, "-wire", "auto", "tcp+sbs://127.0.0.1:0")
+	line := `{"module": "Shapes", "type": "Point", "value": {"x": 1, "y": 2}}`
+	for _, wire := range []string{"legacy", "current"} {
+		r := runChatterEcho(t, line+"\n", "call", "-schema", dir, "-wire", wire, srv.addr)
+		if r.code != 0 || r.stderr != "" {
+			t.Fatalf("call -wire %s: exit status %d, stderr:\n%s", wire, r.code, r.stderr)
+		}
+		checkAnswer(t, line, "", strings.TrimSuffix(r.stdout, "\n"))
+	}
+	if r := runChatterEcho(t, "", "call", "-wire", "auto", srv.addr); r.code != 2 || !oneLine(r.stderr) || !strings.Contains(r.stderr, "auto") {
+		t.Errorf("call -wire auto: exit status %d, stderr %q", r.code, r.stderr)
+	}
+	legacy := startServe(t, "-schema", dir, "-wire", "legacy", "tcp+sbs://127.0.0.1:0")
+	r := runChatterEcho(t, line+"\n", "call", "-schema", dir, "-wire", "current", "-timeout", "2s", legacy.addr)
+	if r.code != 1 || !strings.Contains(r.stderr, "line 1") {
+		t.Errorf("current call to a legacy server: exit status %d, stderr %q", r.code, r.stderr)
+	}
+	legacy.stop(t, syscall.SIGTERM)
+	if !strings.Contains(legacy.stderr.String(), "peer speaks the current hat wire") {
+		t.Errorf("legacy server's log does not name the mismatch:\n%s", legacy.stderr.String())
+	}
+}

@@ -73,6 +73,12 @@
 //	                 server)
 //	-queue N         received messages waiting for the program before the
 //	                 connection stops reading (default 0: unbounded)
+//	-wire GENERATION the hat wire generation: legacy (hat-chatter, the
+//	                 default), current (hat-drivers since 2023), or for
+//	                 serve auto: each connection's generation is taken from
+//	                 the first frame its client sends. With current, -ping
+//	                 is the idle delay before a ping, and the connection
+//	                 closes when nothing arrives within 20s after it.
 //
 // call also takes -timeout DURATION (default 5s), bounding the connection
 // set-up and the wait for each answer.

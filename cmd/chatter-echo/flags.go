@@ -15,10 +15,12 @@ import (
 
 // connFlags are the flags serve and call share.
 type connFlags struct {
-	schemas pathList
-	ping    time.Duration
-	pem     string
-	queue   int
+	schemas   pathList
+	ping      time.Duration
+	pem       string
+	queue     int
+	wire      wireFlag
+	allowAuto bool // serve may detect the generation; a client must choose
 }
 
 func (f *connFlags) register(fs *flag.FlagSet) {
@@ -26,6 +28,11 @@ func (f *connFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.ping, "ping", chatter.DefaultPingTimeout, "keepalive period, 0 disables")
 	fs.StringVar(&f.pem, "pem", "", "`FILE` holding the certificate and private key for ssl+sbs")
 	fs.IntVar(&f.queue, "queue", 0, "stop reading when `N` received messages wait, 0 for unbounded")
+	wires := "legacy or current"
+	if f.allowAuto {
+		wires = "legacy, current or auto"
+	}
+	fs.Var(&f.wire, "wire", "hat wire `GENERATION`: "+wires)
 }
 
 func (f *connFlags) check() error {
@@ -34,6 +41,8 @@ func (f *connFlags) check() error {
 		return errors.New("-ping must not be negative")
 	case f.queue < 0:
 		return errors.New("-queue must not be negative")
+	case f.wire.w == chatter.WireAuto && !f.allowAuto:
+		return errors.New("-wire auto is for serve: a client must choose its generation")
 	}
 	return nil
 }
@@ -48,15 +57,33 @@ func (f *connFlags) repository() (*sbs.Repository, error) {
 }
 
 func (f *connFlags) options(log *slog.Logger) []chatter.Option {
+	// -ping is the legacy keepalive's period and the current keepalive's
+	// idle delay; 0 turns either off.
 	opts := []chatter.Option{
 		chatter.WithLogger(log),
 		chatter.WithPingTimeout(f.ping),
+		chatter.WithPingDelay(f.ping),
 		chatter.WithQueueSize(f.queue),
+		chatter.WithWire(f.wire.w),
 	}
 	if f.pem != "" {
 		opts = append(opts, chatter.WithPEMFile(f.pem))
 	}
 	return opts
+}
+
+// wireFlag is the -wire flag's value.
+type wireFlag struct{ w chatter.Wire }
+
+func (f *wireFlag) String() string { return f.w.String() }
+
+func (f *wireFlag) Set(s string) error {
+	w, err := chatter.ParseWire(s)
+	if err != nil {
+		return errors.New("want legacy, current or auto")
+	}
+	f.w = w
+	return nil
 }
 
 // pathList is a repeatable flag.

@@ -20,6 +20,7 @@ const shutdownTimeout = 10 * time.Second
 func serve(ctx context.Context, args []string, s stdio) int {
 	var f connFlags
 	fs := newFlagSet("serve")
+	f.allowAuto = true
 	f.register(fs)
 	if err := parseArgs(fs, args, 1, f.check); err != nil {
 		return usageStatus(fs, "[flags] ADDRESS", err, s.err)

@@ -50,6 +50,12 @@ type Msg struct {
 	// decodes Raw itself (with a Type of its repository, or generated
 	// code's UnmarshalSBS).
 	Raw RawPayload
+	// DecodeErr is set, on the current wire only, when the payload's type
+	// is not in the repository or the payload does not decode with it. The
+	// message is still delivered, with Raw holding the payload, because the
+	// current generation never interprets payloads (the legacy wire closes
+	// the connection instead).
+	DecodeErr error
 }
 
 // Conn is a Chatter connection, made by [Connect] or accepted by a [Server].
@@ -73,6 +79,11 @@ type Conn struct {
 
 	out *outbox
 	sup *supervisor
+
+	// wire is the connection's generation, written once before wireReady is
+	// closed: at once, or by the reader from the first frame (WireAuto).
+	wire      Wire
+	wireReady chan struct{}
 
 	closing   <-chan struct{} // the group's Closing channel, kept to avoid its lock
 	parent    <-chan struct{} // the server's Closing channel, if it owns the connection
@@ -98,6 +109,9 @@ func Connect(ctx context.Context, repo *sbs.Repository, addr string, opts ...Opt
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.wire == WireAuto {
+		return nil, errors.New("chatter: WireAuto is for servers: a client must choose its wire generation")
 	}
 	var tlsCfg *tls.Config
 	if a.scheme == schemeSSL {
@@ -157,6 +171,10 @@ func newConn(nc net.Conn, repo *sbs.Repository, cfg *config, s scheme, g *aio.Gr
 		discard:   make(chan struct{}),
 		closing:   g.Closing(),
 		parent:    parentClosing,
+		wireReady: make(chan struct{}),
+	}
+	if cfg.wire != WireAuto {
+		c.decideWire(cfg.wire)
 	}
 	c.sup = newSupervisor(c)
 	ctx := g.Context()
@@ -194,6 +212,36 @@ const closeFlushTimeout = 5 * time.Second
 func (c *Conn) gracefulClose() bool {
 	cause := c.Group().Cause()
 	return errors.Is(cause, aio.ErrClosed) || errors.Is(cause, ErrClosed)
+}
+
+// decideWire fixes the connection's generation.
+func (c *Conn) decideWire(w Wire) {
+	c.wire = w
+	close(c.wireReady)
+}
+
+// Wire reports the connection's wire generation; WireAuto while a server
+// connection in auto mode has not yet received its first frame.
+func (c *Conn) Wire() Wire {
+	select {
+	case <-c.wireReady:
+		return c.wire
+	default:
+		return WireAuto
+	}
+}
+
+// awaitWire waits until the generation is known, for sends on an auto
+// connection that has not heard from its peer yet.
+func (c *Conn) awaitWire(ctx context.Context) error {
+	select {
+	case <-c.wireReady:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.closing:
+		return c.closedErr()
+	}
 }
 
 // LocalAddress is this end's address in the original's form,
@@ -444,7 +492,11 @@ func (c *Conn) send(ctx context.Context, data Data, sc sendConfig, reply chan Ms
 	select {
 	case <-c.closing:
 		return Conversation{}, c.closedErr()
+	case <-c.wireReady:
 	default:
+		if err := c.awaitWire(ctx); err != nil {
+			return Conversation{}, err
+		}
 	}
 	bp := payloadPool.Get().(*[]byte)
 	defer func() {
@@ -464,6 +516,7 @@ func (c *Conn) send(ctx context.Context, data Data, sc sendConfig, reply chan Ms
 		typ:     data.Type,
 		payload: payload,
 		owner:   true,
+		current: c.wire == WireCurrent,
 	}
 	if sc.inConv {
 		e.first, e.owner = sc.conv.FirstID, sc.conv.Owner
@@ -542,6 +595,9 @@ func payloadName(d Data) string {
 // sendPong answers a ping in its conversation.
 func (c *Conn) sendPong(ctx context.Context, ping inbound) error {
 	e := envelope{first: ping.first, owner: !ping.ownerFlag, token: true, last: true, module: "HatPing", typ: "MsgPong"}
+	if c.wire == WireCurrent {
+		e.module, e.typ, e.current = "HatChatter", "Pong", true
+	}
 	if err := c.out.enqueue(ctx, c.Closing(), &e, false, queueControl); err != nil && ctx.Err() == nil {
 		return err
 	}

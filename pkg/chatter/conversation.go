@@ -113,6 +113,7 @@ type supervisor struct {
 	pending  map[convKey]chan Msg
 	pingConv convKey
 	pinging  bool
+	ka       keepalive
 }
 
 type supEventKind uint8
@@ -223,12 +224,11 @@ func (s *supervisor) run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
-	var pingTick <-chan time.Time
-	if T := s.c.cfg.pingTimeout; T > 0 {
-		ticker := time.NewTicker(T)
-		defer ticker.Stop()
-		pingTick = ticker.C
-	}
+	defer s.ka.stop()
+	// The keepalive starts once the wire generation is known: at once, or
+	// for a server in auto mode after the first frame, so that nothing is
+	// sent before the peer has shown its generation.
+	wireReady := s.c.wireReady
 	bounded := s.c.cfg.queueSize > 0
 	for {
 		// Take new batches unless a bounded queue is full: then the
@@ -245,6 +245,7 @@ func (s *supervisor) run(ctx context.Context) error {
 		select {
 		case batch := <-in:
 			s.takeEvents()
+			s.ka.received()
 			s.route(batch)
 			s.recycle(batch)
 		case out <- head:
@@ -253,8 +254,11 @@ func (s *supervisor) run(ctx context.Context) error {
 			s.handle(ev)
 		case now := <-timer.C:
 			s.expire(now)
-		case <-pingTick:
-			s.ping(ctx)
+		case <-wireReady:
+			wireReady = nil
+			s.ka.start(s.c)
+		case now := <-s.ka.c:
+			s.keepalive(ctx, now)
 		case <-ctx.Done():
 			s.shutdown()
 			return nil

@@ -1,6 +1,7 @@
 package chatter
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,48 +11,73 @@ import (
 )
 
 // A frame on the wire is | m (1 byte) | k (m bytes, big-endian) | body (k) |
-// and its body is one SBS-encoded Hat.Msg:
+// and its body is one SBS value, in one of two generations of the message:
 //
-//	Msg  = Tuple { id: Integer, first: Integer, owner: Boolean,
-//	               token: Boolean, last: Boolean, data: Data }
-//	Data = Tuple { module: Maybe(String), type: String, data: Bytes }
+//	legacy  Hat.Msg = Tuple { id: Integer, first: Integer, owner: Boolean,
+//	            token: Boolean, last: Boolean,
+//	            data: Tuple { module: Maybe(String), type: String, data: Bytes } }
+//	current HatChatter.Msg = Record { id, first, owner, token, last,
+//	            data: Record { type: String, data: Bytes } }
 //
-// The envelope is encoded and decoded here by hand rather than through the
-// repository's generic codec: it is on every message's path and its shape is
-// fixed by the protocol.
+// where the current type string is "Module.Type" (or a builtin's bare name).
+// Envelopes are encoded and decoded here by hand rather than through the
+// repository's generic codec: they are on every message's path and their
+// shape is fixed by the protocol.
 
-// envelope is a Hat.Msg with its payload still encoded.
+// envelope is a message with its payload still encoded.
 type envelope struct {
 	id, first          int64
 	owner, token, last bool
-	module             string // "" encodes Maybe's Nothing (a builtin type)
+	module             string // "" for a builtin type (legacy: Maybe's Nothing)
 	typ                string
 	payload            []byte
+	current            bool // encode as HatChatter.Msg rather than Hat.Msg
 }
 
-// sizeBody is the encoded size of e as Hat.Msg.
+// currentType is the current generation's type string: Module.Type, or the
+// bare name of a builtin type.
+func (e *envelope) currentTypeLen() int {
+	if e.module == "" {
+		return len(e.typ)
+	}
+	return len(e.module) + 1 + len(e.typ)
+}
+
+// sizeBody is the encoded size of the body.
 func (e *envelope) sizeBody() int {
-	n := sbs.SizeInteger(e.id) + sbs.SizeInteger(e.first) + 3 + 1
+	n := sbs.SizeInteger(e.id) + sbs.SizeInteger(e.first) + 3
+	if e.current {
+		return n + sbs.SizeBytes(e.currentTypeLen()) + sbs.SizeBytes(len(e.payload))
+	}
+	n++ // the Maybe's index
 	if e.module != "" {
 		n += sbs.SizeBytes(len(e.module))
 	}
 	return n + sbs.SizeBytes(len(e.typ)) + sbs.SizeBytes(len(e.payload))
 }
 
-// appendBody appends the SBS encoding of e as Hat.Msg.
+// appendBody appends the body's SBS encoding.
 func (e *envelope) appendBody(b []byte) []byte {
 	b = sbs.AppendInteger(b, e.id)
 	b = sbs.AppendInteger(b, e.first)
 	b = sbs.AppendBoolean(b, e.owner)
 	b = sbs.AppendBoolean(b, e.token)
 	b = sbs.AppendBoolean(b, e.last)
-	if e.module == "" {
+	switch {
+	case e.current:
+		b = sbs.AppendInteger(b, int64(e.currentTypeLen()))
+		if e.module != "" {
+			b = append(append(b, e.module...), '.')
+		}
+		b = append(b, e.typ...)
+	case e.module == "":
 		b = sbs.AppendInteger(b, 0) // Nothing
-	} else {
+		b = sbs.AppendString(b, e.typ)
+	default:
 		b = sbs.AppendInteger(b, 1) // Just
 		b = sbs.AppendString(b, e.module)
+		b = sbs.AppendString(b, e.typ)
 	}
-	b = sbs.AppendString(b, e.typ)
 	return sbs.AppendBytes(b, e.payload)
 }
 
@@ -76,82 +102,149 @@ func appendFrameHeader(b []byte, n int) []byte {
 
 // frameError is a malformed frame body: what was wrong and in which field.
 type frameError struct {
+	msg   string // Hat.Msg or HatChatter.Msg
 	field string
 	err   error
 }
 
 func (e *frameError) Error() string {
-	return fmt.Sprintf("chatter: invalid Hat.Msg: %s: %v", e.field, e.err)
+	return fmt.Sprintf("chatter: invalid %s: %s: %v", e.msg, e.field, e.err)
 }
 
 func (e *frameError) Unwrap() []error { return []error{ErrProtocol, e.err} }
 
-// decodeBody reads a Hat.Msg body strictly: every byte must belong to the
-// message. module and typ are returned as byte slices aliasing body so that
-// the caller can intern them; payload aliases body too.
+// bodyReader consumes a body field by field and remembers the first error.
+type bodyReader struct {
+	msg string
+	p   []byte
+	err error
+}
+
+func (r *bodyReader) fail(field string, err error) {
+	if r.err == nil {
+		r.err = &frameError{r.msg, field, err}
+	}
+}
+
+func (r *bodyReader) integer(field string) int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := sbs.ConsumeInteger(r.p)
+	if n < 0 {
+		r.fail(field, sbs.ParseError(n))
+		return 0
+	}
+	r.p = r.p[n:]
+	return v
+}
+
+func (r *bodyReader) boolean(field string) bool {
+	if r.err != nil {
+		return false
+	}
+	v, n := sbs.ConsumeBoolean(r.p)
+	if n < 0 {
+		r.fail(field, sbs.ParseError(n))
+		return false
+	}
+	r.p = r.p[n:]
+	return v
+}
+
+// text reads a String, leaving it as bytes aliasing the body.
+func (r *bodyReader) text(field string) []byte {
+	v := r.bytes(field)
+	if r.err == nil && !utf8.Valid(v) {
+		r.fail(field, sbs.ErrInvalidUTF8)
+	}
+	return v
+}
+
+func (r *bodyReader) bytes(field string) []byte {
+	if r.err != nil {
+		return nil
+	}
+	v, n := sbs.ConsumeBytes(r.p)
+	if n < 0 {
+		r.fail(field, sbs.ParseError(n))
+		return nil
+	}
+	r.p = r.p[n:]
+	return v
+}
+
+func (r *bodyReader) end() {
+	if r.err == nil && len(r.p) != 0 {
+		r.fail("end", sbs.ErrTrailingBytes)
+	}
+}
+
+// head reads the fields both generations share.
+func (r *bodyReader) head(e *envelope) {
+	e.id = r.integer("id")
+	e.first = r.integer("first")
+	e.owner = r.boolean("owner")
+	e.token = r.boolean("token")
+	e.last = r.boolean("last")
+}
+
+// decodeBody reads a legacy Hat.Msg body strictly: every byte must belong to
+// the message. module and typ are returned as byte slices aliasing body so
+// that the caller can intern them; payload aliases body too.
 func decodeBody(body []byte) (e envelope, module, typ []byte, err error) {
-	p := body
-	fail := func(field string, n int) (envelope, []byte, []byte, error) {
-		return envelope{}, nil, nil, &frameError{field, sbs.ParseError(n)}
-	}
-	var n int
-	if e.id, n = sbs.ConsumeInteger(p); n < 0 {
-		return fail("id", n)
-	}
-	p = p[n:]
-	if e.first, n = sbs.ConsumeInteger(p); n < 0 {
-		return fail("first", n)
-	}
-	p = p[n:]
-	if e.owner, n = sbs.ConsumeBoolean(p); n < 0 {
-		return fail("owner", n)
-	}
-	p = p[n:]
-	if e.token, n = sbs.ConsumeBoolean(p); n < 0 {
-		return fail("token", n)
-	}
-	p = p[n:]
-	if e.last, n = sbs.ConsumeBoolean(p); n < 0 {
-		return fail("last", n)
-	}
-	p = p[n:]
-	var just int
-	if just, n = sbs.ConsumeCount(p, 2); n < 0 {
-		if errors.Is(sbs.ParseError(n), sbs.ErrInvalidLength) {
-			return envelope{}, nil, nil, &frameError{"data.module", sbs.ErrUnionIndex}
+	r := bodyReader{msg: "Hat.Msg", p: body}
+	r.head(&e)
+	if r.err == nil {
+		just, n := sbs.ConsumeCount(r.p, 2)
+		switch {
+		case n < 0 && errors.Is(sbs.ParseError(n), sbs.ErrInvalidLength):
+			r.fail("data.module", sbs.ErrUnionIndex)
+		case n < 0:
+			r.fail("data.module", sbs.ParseError(n))
+		default:
+			r.p = r.p[n:]
+			if just == 1 {
+				module = r.text("data.module")
+				if r.err == nil && len(module) == 0 {
+					// The empty string would read back as Nothing; no SBS
+					// module is called that.
+					r.fail("data.module", errors.New("empty module name"))
+				}
+			}
 		}
-		return fail("data.module", n)
 	}
-	p = p[n:]
-	if just == 1 {
-		if module, n = sbs.ConsumeBytes(p); n < 0 {
-			return fail("data.module", n)
-		}
-		if !utf8.Valid(module) {
-			return fail("data.module", -6)
-		}
-		if len(module) == 0 {
-			// The empty string would read back as Nothing; no SBS module
-			// is called that.
-			return envelope{}, nil, nil, &frameError{"data.module", errors.New("empty module name")}
-		}
-		p = p[n:]
-	}
-	if typ, n = sbs.ConsumeBytes(p); n < 0 {
-		return fail("data.type", n)
-	}
-	if !utf8.Valid(typ) {
-		return fail("data.type", -6)
-	}
-	p = p[n:]
-	if e.payload, n = sbs.ConsumeBytes(p); n < 0 {
-		return fail("data.data", n)
-	}
-	p = p[n:]
-	if len(p) != 0 {
-		return envelope{}, nil, nil, &frameError{"Hat.Msg", sbs.ErrTrailingBytes}
+	typ = r.text("data.type")
+	e.payload = r.bytes("data.data")
+	r.end()
+	if r.err != nil {
+		return envelope{}, nil, nil, r.err
 	}
 	return e, module, typ, nil
+}
+
+// decodeBodyCurrent reads a current HatChatter.Msg body strictly, returning
+// its type string unsplit.
+func decodeBodyCurrent(body []byte) (e envelope, typ []byte, err error) {
+	r := bodyReader{msg: "HatChatter.Msg", p: body}
+	r.head(&e)
+	typ = r.text("data.type")
+	e.payload = r.bytes("data.data")
+	r.end()
+	if r.err != nil {
+		return envelope{}, nil, r.err
+	}
+	e.current = true
+	return e, typ, nil
+}
+
+// splitType splits a current type string at its first dot into module and
+// type; a string without a dot (or starting with one) names a builtin.
+func splitType(s []byte) (module, typ []byte) {
+	if i := bytes.IndexByte(s, '.'); i > 0 {
+		return s[:i], s[i+1:]
+	}
+	return nil, s
 }
 
 // frameReader splits a byte stream into frame bodies. It owns one buffer

@@ -54,7 +54,7 @@ type transcript struct {
 
 func loadTranscripts(t *testing.T) []transcript {
 	t.Helper()
-	raw, err := os.ReadFile("../../testdata/vectors/chatter/transcripts.json")
+	raw, err := readVector("chatter/transcripts.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +148,12 @@ func play(t *testing.T, tr *transcript, repo *sbs.Repository, conns map[string]*
 			t.Fatalf("step %d: unknown op %q", i, st.Op)
 		}
 	}
+}
+
+// readVector reads a file of the golden vectors (copied from the original
+// implementation's output into testdata/vectors).
+func readVector(name string) ([]byte, error) {
+	return os.ReadFile("../../testdata/vectors/" + name)
 }
 
 // recorder copies one direction of a proxied connection and keeps a copy.

@@ -12,6 +12,7 @@ const (
 	DefaultPingTimeout    = 20 * time.Second
 	DefaultMaxMessageSize = 64 << 20
 	DefaultSendBufferSize = 1 << 20
+	DefaultPingDelay      = 20 * time.Second
 )
 
 // Option configures Connect and Listen. Options are applied in order and
@@ -31,6 +32,8 @@ type config struct {
 	sendBufferSize  int
 	keepConnections bool
 	rawPayloads     bool
+	wire            Wire
+	pingDelay       time.Duration
 	logger          *slog.Logger
 }
 
@@ -39,6 +42,7 @@ func newConfig(opts []Option) (*config, error) {
 		pingTimeout:    DefaultPingTimeout,
 		maxMessageSize: DefaultMaxMessageSize,
 		sendBufferSize: DefaultSendBufferSize,
+		pingDelay:      DefaultPingDelay,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -54,6 +58,10 @@ func newConfig(opts []Option) (*config, error) {
 		return nil, fmt.Errorf("chatter: maximum message size must be positive, got %d", c.maxMessageSize)
 	case c.sendBufferSize <= 0:
 		return nil, fmt.Errorf("chatter: send buffer size must be positive, got %d", c.sendBufferSize)
+	case c.pingDelay < 0:
+		return nil, fmt.Errorf("chatter: negative ping delay %v", c.pingDelay)
+	case c.wire > WireAuto:
+		return nil, fmt.Errorf("chatter: unknown wire generation %d", c.wire)
 	}
 	if c.logger == nil {
 		c.logger = slog.Default()
@@ -61,9 +69,13 @@ func newConfig(opts []Option) (*config, error) {
 	return c, nil
 }
 
-// WithPingTimeout sets the keepalive period T: every T the connection sends
-// HatPing.MsgPing and closes itself if no answer arrives within T. The
-// default is 20 s, as in the original; 0 disables pings.
+// WithPingTimeout sets the keepalive's timeout T. On the legacy wire it is
+// also the period: every T the connection sends HatPing.MsgPing and closes
+// itself if no answer arrives within T; 0 disables pings. On the current
+// wire it is how long to wait, after a ping, for anything at all to arrive
+// before closing; 0 there means the default (the original closes right
+// after its first ping, which nobody wants). The default is 20 s, as in the
+// originals.
 func WithPingTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.pingTimeout = d })
 }
@@ -121,6 +133,21 @@ func WithKeepConnections() Option {
 // dynamic value model, or to forward payloads unread.
 func WithRawPayloads() Option {
 	return optionFunc(func(c *config) { c.rawPayloads = true })
+}
+
+// WithWire selects the wire generation: WireLegacy (the default),
+// WireCurrent, or for servers WireAuto. Connect refuses WireAuto: a client's
+// first frame already commits it to one generation.
+func WithWire(w Wire) Option {
+	return optionFunc(func(c *config) { c.wire = w })
+}
+
+// WithPingDelay sets, for the current wire, how long nothing may be
+// received before the connection sends HatChatter.Ping; every received
+// frame restarts the wait. The default is 20 s; 0 never pings (pings from
+// the peer are still answered). The legacy wire ignores it.
+func WithPingDelay(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.pingDelay = d })
 }
 
 // WithLogger sets the logger for connection and server events. The

@@ -1,6 +1,8 @@
 package chatter
 
-import "fmt"
+import (
+	"fmt"
+)
 
 // inboundKind sorts received messages: application messages go to the
 // application, pings and pongs only to the supervisor.
@@ -25,6 +27,7 @@ type inbound struct {
 // goroutine, which owns its name table.
 type decoder struct {
 	c     *Conn
+	wire  Wire              // WireAuto until the first frame decides
 	names map[string]string // interned module and type names
 }
 
@@ -33,7 +36,7 @@ type decoder struct {
 const maxInternedNames = 1024
 
 func newDecoder(c *Conn) *decoder {
-	return &decoder{c: c, names: make(map[string]string)}
+	return &decoder{c: c, wire: c.cfg.wire, names: make(map[string]string)}
 }
 
 // intern returns b as a string, reusing an earlier copy when it has one so
@@ -49,18 +52,38 @@ func (d *decoder) intern(b []byte) string {
 	return s
 }
 
-// decode reads one frame body. Anything that does not decode is an error
-// that ends the connection, as in the original.
+// decode reads one frame body. A body that is not a valid message of the
+// connection's generation ends the connection, as in the original.
 func (d *decoder) decode(body []byte) (inbound, error) {
-	e, module, typ, err := decodeBody(body)
-	if err != nil {
-		return inbound{}, err
+	if d.wire == WireAuto {
+		w, err := classify(body)
+		if err != nil {
+			return inbound{}, err
+		}
+		d.wire = w
+		d.c.decideWire(w)
 	}
+	if d.wire == WireCurrent {
+		return d.decodeCurrent(body)
+	}
+	return d.decodeLegacy(body)
+}
+
+func (d *decoder) head(e *envelope) inbound {
 	in := inbound{first: e.first, ownerFlag: e.owner}
 	in.msg.Conv = Conversation{Conn: d.c, Owner: !e.owner, FirstID: e.first}
 	in.msg.First = e.owner && e.first == e.id
 	in.msg.Last = e.last
 	in.msg.Token = e.token
+	return in
+}
+
+func (d *decoder) decodeLegacy(body []byte) (inbound, error) {
+	e, module, typ, err := decodeBody(body)
+	if err != nil {
+		return inbound{}, mismatch(WireLegacy, body, err)
+	}
+	in := d.head(&e)
 	if string(module) == "HatPing" {
 		switch string(typ) {
 		case "MsgPing":
@@ -70,7 +93,7 @@ func (d *decoder) decode(body []byte) (inbound, error) {
 		}
 		if in.kind != inboundApp {
 			if len(e.payload) != 0 {
-				return inbound{}, &frameError{"data.data", fmt.Errorf("%s carries %d payload bytes, want none", typ, len(e.payload))}
+				return inbound{}, &frameError{"Hat.Msg", "data.data", fmt.Errorf("HatPing.%s carries %d payload bytes, want none", typ, len(e.payload))}
 			}
 			return in, nil
 		}
@@ -87,6 +110,43 @@ func (d *decoder) decode(body []byte) (inbound, error) {
 	}
 	if in.msg.Data.Data, err = t.Decode(e.payload); err != nil {
 		return inbound{}, fmt.Errorf("%w: payload: %w", ErrProtocol, err)
+	}
+	return in, nil
+}
+
+// decodeCurrent reads a HatChatter.Msg. The current generation never
+// interprets payloads, so a type the repository does not know or a payload
+// that does not decode is delivered raw with the reason in Msg.DecodeErr
+// instead of ending the connection.
+func (d *decoder) decodeCurrent(body []byte) (inbound, error) {
+	e, typ, err := decodeBodyCurrent(body)
+	if err != nil {
+		return inbound{}, mismatch(WireCurrent, body, err)
+	}
+	in := d.head(&e)
+	// Only these two exact names are reserved; their data is ignored.
+	switch string(typ) {
+	case "HatChatter.Ping":
+		in.kind = inboundPing
+		return in, nil
+	case "HatChatter.Pong":
+		in.kind = inboundPong
+		return in, nil
+	}
+	module, name := splitType(typ)
+	in.msg.Data.Module = d.intern(module)
+	in.msg.Data.Type = d.intern(name)
+	if d.c.cfg.rawPayloads {
+		in.msg.Raw = append(RawPayload(nil), e.payload...)
+		return in, nil
+	}
+	t, err := d.c.repo.Type(in.msg.Data.Module, in.msg.Data.Type)
+	if err == nil {
+		in.msg.Data.Data, err = t.Decode(e.payload)
+	}
+	if err != nil {
+		in.msg.Raw = append(RawPayload(nil), e.payload...)
+		in.msg.DecodeErr = err
 	}
 	return in, nil
 }
