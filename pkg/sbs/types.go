@@ -58,6 +58,12 @@ type Type struct {
 	// than linearScanMax entries; smaller ones are searched linearly, which
 	// is faster than hashing for the common Maybe and small records.
 	index map[string]int
+	// nilChoice holds, for each Union entry whose value is always nil (an
+	// entry-less Tuple or Union, such as Maybe's Nothing), that choice
+	// boxed once; the decoder returns it instead of boxing a new Union.
+	// Sharing is safe: a boxed value cannot be changed through the
+	// interface.
+	nilChoice []any
 }
 
 // sizeInfinite stands for "no finite encoding"; it is far above any input
@@ -125,6 +131,19 @@ func prepareTypes(roots []*Type) {
 				if _, dup := t.index[e.Name]; !dup {
 					t.index[e.Name] = i
 				}
+			}
+		}
+	}
+	for _, t := range nodes {
+		if t.kind != KindUnion {
+			continue
+		}
+		for i, e := range t.entries {
+			if c := e.Type; c != nil && (c.kind == KindTuple || c.kind == KindUnion) && len(c.entries) == 0 {
+				if t.nilChoice == nil {
+					t.nilChoice = make([]any, len(t.entries))
+				}
+				t.nilChoice[i] = Union{Name: e.Name}
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package sbs
 
 import (
 	"encoding/hex"
+	"io"
 	"math/big"
 	"testing"
 )
@@ -79,6 +80,47 @@ func TestIntegerRejects(t *testing.T) {
 		}
 		if _, n := ConsumeBigInteger(raw); n >= 0 {
 			t.Errorf("ConsumeBigInteger(%q) accepted", h)
+		}
+	}
+}
+
+func TestConsumeCount(t *testing.T) {
+	cases := []struct {
+		hex   string
+		limit int
+		v, n  int
+	}{
+		{"80", 1, 0, 1},
+		{"82", 3, 2, 1},
+		{"83", 3, 0, errCodeInvalidLength},
+		{"ff", 3, 0, errCodeInvalidLength},
+		{"0180", 1000, 128, 2},
+		{"0080", 3, 0, errCodeNonMinimal},
+		{"", 3, 0, errCodeTruncated},
+		{"01000000000000000000808081", 3, 0, errCodeInvalidLength},
+	}
+	for _, c := range cases {
+		raw, _ := hex.DecodeString(c.hex)
+		v, n := ConsumeCount(raw, c.limit)
+		if v != c.v || n != c.n {
+			t.Errorf("ConsumeCount(%s, %d) = %d, %d; want %d, %d", c.hex, c.limit, v, n, c.v, c.n)
+		}
+	}
+}
+
+func TestParseError(t *testing.T) {
+	for n, want := range map[int]error{
+		0: nil, 5: nil,
+		errCodeTruncated:      io.ErrUnexpectedEOF,
+		errCodeOverflow:       ErrOverflow,
+		errCodeNonMinimal:     ErrNonMinimal,
+		errCodeInvalidBoolean: ErrInvalidBoolean,
+		errCodeInvalidLength:  ErrInvalidLength,
+		errCodeInvalidUTF8:    ErrInvalidUTF8,
+		-100:                  ErrInvalidValue,
+	} {
+		if got := ParseError(n); got != want {
+			t.Errorf("ParseError(%d) = %v, want %v", n, got, want)
 		}
 	}
 }
