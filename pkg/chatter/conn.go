@@ -77,8 +77,12 @@ type Conn struct {
 	local  string
 	remote string
 
-	out *outbox
-	sup *supervisor
+	out   *outbox
+	sup   *supervisor
+	stats connStats
+	// released, if set, runs once the socket is closed (a server counting
+	// its connections).
+	released func()
 
 	// wire is the connection's generation, written once before wireReady is
 	// closed: at once, or by the reader from the first frame (WireAuto).
@@ -132,7 +136,9 @@ func Connect(ctx context.Context, repo *sbs.Repository, addr string, opts ...Opt
 		}
 		nc = tc
 	}
-	return newConn(nc, repo, cfg, a.scheme, aio.NewGroup(aio.WithErrorHandler(logHandler(cfg.logger))), nil), nil
+	c := newConn(nc, repo, cfg, a.scheme, aio.NewGroup(aio.WithErrorHandler(logHandler(cfg.logger))), nil, nil)
+	c.log.Debug("chatter: connected", "local", c.local, "remote", c.remote, "wire", c.wire)
+	return c, nil
 }
 
 // NewConn runs the Chatter protocol over an established stream, such as one
@@ -147,7 +153,7 @@ func NewConn(nc net.Conn, repo *sbs.Repository, opts ...Option) (*Conn, error) {
 	if _, ok := nc.(*tls.Conn); ok {
 		s = schemeSSL
 	}
-	return newConn(nc, repo, cfg, s, aio.NewGroup(aio.WithErrorHandler(logHandler(cfg.logger))), nil), nil
+	return newConn(nc, repo, cfg, s, aio.NewGroup(aio.WithErrorHandler(logHandler(cfg.logger))), nil, nil), nil
 }
 
 func logHandler(l *slog.Logger) func(error) {
@@ -158,7 +164,7 @@ func logHandler(l *slog.Logger) func(error) {
 // frames and shrinks back when they are gone.
 const readBufferSize = 4 << 10
 
-func newConn(nc net.Conn, repo *sbs.Repository, cfg *config, s scheme, g *aio.Group, parentClosing <-chan struct{}) *Conn {
+func newConn(nc net.Conn, repo *sbs.Repository, cfg *config, s scheme, g *aio.Group, parentClosing <-chan struct{}, released func()) *Conn {
 	c := &Conn{
 		Lifecycle: aio.NewLifecycle(g),
 		repo:      repo,
@@ -172,6 +178,7 @@ func newConn(nc net.Conn, repo *sbs.Repository, cfg *config, s scheme, g *aio.Gr
 		closing:   g.Closing(),
 		parent:    parentClosing,
 		wireReady: make(chan struct{}),
+		released:  released,
 	}
 	if cfg.wire != WireAuto {
 		c.decideWire(cfg.wire)
@@ -182,6 +189,7 @@ func newConn(nc net.Conn, repo *sbs.Repository, cfg *config, s scheme, g *aio.Gr
 	// watcher goroutine: the reader stops at once, the writer gets a short
 	// grace period to flush what Close left queued.
 	context.AfterFunc(ctx, func() {
+		c.log.Debug("chatter: connection closing", "local", c.local, "remote", c.remote, "reason", c.cause())
 		nc.SetReadDeadline(time.Now())
 		if c.gracefulClose() {
 			nc.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
@@ -199,6 +207,9 @@ func newConn(nc net.Conn, repo *sbs.Repository, cfg *config, s scheme, g *aio.Gr
 	if g.IsClosing() {
 		// Make sure the socket is closed even if the writer never started.
 		nc.Close()
+		if released != nil {
+			released()
+		}
 	}
 	return c
 }
@@ -337,6 +348,9 @@ func (c *Conn) Drain(ctx context.Context) error {
 // message. Pings are answered here, at once.
 func (c *Conn) readLoop(ctx context.Context) error {
 	fr := newFrameReader(c.nc, c.cfg.maxMessageSize, readBufferSize)
+	if c.cfg.frameTimeout > 0 {
+		fr.timer = &frameTimer{conn: c.nc, timeout: c.cfg.frameTimeout, closing: func() bool { return ctx.Err() != nil }}
+	}
 	dec := newDecoder(c)
 	maxBatch := 64
 	if q := c.cfg.queueSize; q > 0 && q < maxBatch {
@@ -359,6 +373,7 @@ func (c *Conn) readLoop(ctx context.Context) error {
 				}
 			}
 			batch = append(batch, in)
+			c.stats.countIn(in.kind)
 			if len(batch) >= maxBatch || !fr.buffered() {
 				break
 			}
@@ -368,6 +383,7 @@ func (c *Conn) readLoop(ctx context.Context) error {
 				return c.endRead(ctx, err)
 			}
 		}
+		c.stats.bytesIn.Store(fr.total)
 		if !c.sup.deliverFromReader(ctx, batch) {
 			return nil
 		}
@@ -385,8 +401,9 @@ func (c *Conn) endRead(ctx context.Context, err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		err = fmt.Errorf("%w: stream ended inside a frame: %w", ErrProtocol, err)
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		// Only our own Close sets a read deadline.
-		return nil
+		// Close sets a deadline too, but then ctx has ended (see above);
+		// this one is the frame-read timeout's.
+		err = fmt.Errorf("%w: no complete frame within %v", ErrFrameTimeout, c.cfg.frameTimeout)
 	}
 	c.Group().CloseWithCause(err)
 	return nil
@@ -394,7 +411,12 @@ func (c *Conn) endRead(ctx context.Context, err error) error {
 
 // writeLoop is the only goroutine that writes to the socket.
 func (c *Conn) writeLoop(ctx context.Context) error {
-	defer c.nc.Close()
+	defer func() {
+		c.nc.Close()
+		if c.released != nil {
+			c.released()
+		}
+	}()
 	var spare []byte
 	for {
 		select {

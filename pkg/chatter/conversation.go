@@ -264,6 +264,11 @@ func (s *supervisor) run(ctx context.Context) error {
 			return nil
 		}
 		s.resetTimer(timer)
+		tracked := len(s.timeouts) + len(s.pending)
+		if s.pinging {
+			tracked-- // the keepalive's own conversation
+		}
+		s.c.stats.tracked.Store(int64(tracked))
 	}
 }
 
@@ -424,6 +429,7 @@ func (s *supervisor) expire(now time.Time) {
 		s.armed.Store(int32(len(s.timeouts)))
 		if t.cb == nil {
 			// The ping's conversation timed out: the peer is gone.
+			s.c.log.Debug("chatter: ping timeout", "local", s.c.local, "remote", s.c.remote, "timeout", s.c.cfg.pingTimeout)
 			s.c.Group().CloseWithCause(ErrPingTimeout)
 			continue
 		}

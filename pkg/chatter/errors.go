@@ -26,6 +26,9 @@ var (
 	// ErrPingTimeout: the peer did not answer a ping within the ping
 	// timeout.
 	ErrPingTimeout = errors.New("chatter: ping timeout")
+	// ErrFrameTimeout: a frame that had begun to arrive was not complete
+	// within the frame-read timeout (WithFrameReadTimeout).
+	ErrFrameTimeout = errors.New("chatter: frame read timeout")
 	// ErrPeerClosed: the peer ended the stream.
 	ErrPeerClosed = errors.New("chatter: connection closed by peer")
 )

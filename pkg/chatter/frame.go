@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gochatter/gochatter/pkg/sbs"
@@ -261,6 +262,48 @@ type frameReader struct {
 	// row found the buffer empty and much larger than needed.
 	last     int
 	smallRun int
+	// total counts the bytes read, for Stats.
+	total int64
+	// timer, when set, bounds how long one frame may take to arrive.
+	timer *frameTimer
+}
+
+// frameTimer enforces the frame-read timeout: from the moment the reader
+// has part of a frame and must wait for the rest, the whole frame has to
+// arrive within the timeout, so a peer trickling bytes cannot hold the
+// connection (and its buffer) forever.
+type frameTimer struct {
+	conn    interface{ SetReadDeadline(time.Time) error }
+	timeout time.Duration
+	closing func() bool // whether the connection is closing
+	armed   bool
+}
+
+func (t *frameTimer) arm() {
+	if t.armed {
+		return
+	}
+	t.armed = true
+	t.conn.SetReadDeadline(time.Now().Add(t.timeout))
+	t.reassert()
+}
+
+func (t *frameTimer) disarm() {
+	if !t.armed {
+		return
+	}
+	t.armed = false
+	t.conn.SetReadDeadline(time.Time{})
+	t.reassert()
+}
+
+// reassert keeps Close's immediate read deadline in force: Close sets it
+// from another goroutine, and a deadline set here just after would
+// otherwise replace it.
+func (t *frameTimer) reassert() {
+	if t.closing() {
+		t.conn.SetReadDeadline(time.Now())
+	}
 }
 
 func newFrameReader(r io.Reader, maxBody, initial int) *frameReader {
@@ -295,6 +338,9 @@ func (f *frameReader) next() (body []byte, err error) {
 	body = f.buf[f.start+1+m : f.start+1+m+int(k)]
 	f.start += 1 + m + int(k)
 	f.last = 1 + m + int(k)
+	if f.timer != nil {
+		f.timer.disarm()
+	}
 	return body, nil
 }
 
@@ -324,8 +370,12 @@ func (f *frameReader) fill(n int) error {
 		if f.end == len(f.buf) {
 			f.makeRoom(n)
 		}
+		if f.timer != nil && f.end > f.start {
+			f.timer.arm()
+		}
 		r, err := f.r.Read(f.buf[f.end:])
 		f.end += r
+		f.total += int64(r)
 		if err != nil {
 			if f.end-f.start >= n {
 				return nil

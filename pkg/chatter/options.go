@@ -34,6 +34,8 @@ type config struct {
 	rawPayloads     bool
 	wire            Wire
 	pingDelay       time.Duration
+	frameTimeout    time.Duration
+	maxConnections  int
 	logger          *slog.Logger
 }
 
@@ -58,6 +60,10 @@ func newConfig(opts []Option) (*config, error) {
 		return nil, fmt.Errorf("chatter: maximum message size must be positive, got %d", c.maxMessageSize)
 	case c.sendBufferSize <= 0:
 		return nil, fmt.Errorf("chatter: send buffer size must be positive, got %d", c.sendBufferSize)
+	case c.frameTimeout < 0:
+		return nil, fmt.Errorf("chatter: negative frame-read timeout %v", c.frameTimeout)
+	case c.maxConnections < 0:
+		return nil, fmt.Errorf("chatter: negative connection limit %d", c.maxConnections)
 	case c.pingDelay < 0:
 		return nil, fmt.Errorf("chatter: negative ping delay %v", c.pingDelay)
 	case c.wire > WireAuto:
@@ -148,6 +154,22 @@ func WithWire(w Wire) Option {
 // the peer are still answered). The legacy wire ignores it.
 func WithPingDelay(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.pingDelay = d })
+}
+
+// WithFrameReadTimeout bounds how long one frame may take to arrive once
+// its first bytes are in: a peer that sends a header and then trickles the
+// rest is closed with ErrFrameTimeout. The default, 0, waits as long as the
+// keepalive lets it (the originals have no such limit).
+func WithFrameReadTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.frameTimeout = d })
+}
+
+// WithMaxConnections caps a server's open connections: while n are open, a
+// new one is accepted and closed at once (and logged), so a flood of
+// connections cannot exhaust file descriptors or memory. The default, 0,
+// is no limit. Connect ignores it.
+func WithMaxConnections(n int) Option {
+	return optionFunc(func(c *config) { c.maxConnections = n })
 }
 
 // WithLogger sets the logger for connection and server events. The

@@ -79,6 +79,7 @@ func (s *supervisor) keepalive(ctx context.Context, now time.Time) {
 	}
 	if k.awaiting {
 		// Nothing at all arrived within the timeout after our ping.
+		s.c.log.Debug("chatter: ping timeout", "local", s.c.local, "remote", s.c.remote, "timeout", k.timeout)
 		s.c.Group().CloseWithCause(ErrPingTimeout)
 		return
 	}
@@ -90,6 +91,7 @@ func (s *supervisor) keepalive(ctx context.Context, now time.Time) {
 	if err := s.c.out.enqueue(ctx, s.c.closing, &e, true, queueControl); err != nil {
 		return // closing
 	}
+	s.c.stats.pingsOut.Add(1)
 	k.awaiting = true
 	k.timer.Reset(k.timeout)
 }
@@ -107,6 +109,7 @@ func (s *supervisor) ping(ctx context.Context) {
 	if err := s.c.out.enqueue(ctx, s.c.closing, &e, true, queueControl); err != nil {
 		return // closing
 	}
+	s.c.stats.pingsOut.Add(1)
 	s.pingConv = convKey{first: e.first, owner: true}
 	s.pinging = true
 	s.arm(s.pingConv, time.Now().Add(s.c.cfg.pingTimeout), nil)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
+	"sync/atomic"
 
 	"github.com/gochatter/gochatter/pkg/aio"
 	"github.com/gochatter/gochatter/pkg/sbs"
@@ -19,6 +21,7 @@ import (
 type Server struct {
 	aio.Lifecycle
 	addresses []string
+	open      atomic.Int64 // connections whose sockets are open
 }
 
 // Listen starts a server on address (tcp+sbs://HOST:PORT or
@@ -113,6 +116,13 @@ func (a *acceptor) run(ctx context.Context) error {
 			g.CloseWithCause(fmt.Errorf("chatter: accept: %w", err))
 			return nil
 		}
+		if max := a.cfg.maxConnections; max > 0 && a.s.open.Load() >= int64(max) {
+			a.cfg.logger.Warn("chatter: connection refused: server at its connection limit",
+				"remote", nc.RemoteAddr().String(), "limit", max)
+			nc.Close()
+			continue
+		}
+		a.s.open.Add(1)
 		var cg *aio.Group
 		var parentClosing <-chan struct{}
 		if a.cfg.keepConnections {
@@ -128,18 +138,21 @@ func (a *acceptor) run(ctx context.Context) error {
 // start finishes the TLS handshake (on the connection's own goroutine, so a
 // slow client cannot stall accepting) and runs the connection.
 func (a *acceptor) start(nc net.Conn, cg *aio.Group, parentClosing <-chan struct{}) {
+	var once sync.Once
+	release := func() { once.Do(func() { a.s.open.Add(-1) }) }
 	err := cg.Spawn(func(ctx context.Context) error {
 		if a.tls != nil {
 			tc := tls.Server(nc, a.tls)
 			if err := tc.HandshakeContext(ctx); err != nil {
 				a.cfg.logger.Debug("chatter: TLS handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
 				nc.Close()
+				release()
 				cg.Close()
 				return nil
 			}
 			nc = tc
 		}
-		c := newConn(nc, a.repo, a.cfg, a.scheme, cg, parentClosing)
+		c := newConn(nc, a.repo, a.cfg, a.scheme, cg, parentClosing, release)
 		a.cfg.logger.Debug("chatter: connection accepted", "local", c.local, "remote", c.remote)
 		if a.onConn != nil {
 			a.onConn(c)
@@ -148,5 +161,10 @@ func (a *acceptor) start(nc net.Conn, cg *aio.Group, parentClosing <-chan struct
 	})
 	if err != nil {
 		nc.Close()
+		release()
 	}
 }
+
+// OpenConnections is the number of accepted connections whose sockets are
+// still open.
+func (s *Server) OpenConnections() int { return int(s.open.Load()) }

@@ -19,8 +19,10 @@ type outbox struct {
 	queued  int64 // bytes ever queued
 	written int64 // bytes ever written to the socket
 	holds   int   // frames whose conversation is being registered; see hold
-	err     error // set when the writer stops; every later send fails with it
-	limit   int   // bytes queued before senders wait
+	// messages counts application messages queued, for Stats.
+	messages uint64
+	err      error // set when the writer stops; every later send fails with it
+	limit    int   // bytes queued before senders wait
 	// changed is closed and replaced whenever space frees, bytes are
 	// written or the outbox fails; it is nil while nobody waits on it.
 	changed chan struct{}
@@ -108,6 +110,9 @@ func (o *outbox) enqueue(ctx context.Context, done <-chan struct{}, e *envelope,
 	o.queued += int64(len(o.buf) - before)
 	if flags&queueHold != 0 {
 		o.holds++
+	}
+	if flags&queueControl == 0 {
+		o.messages++
 	}
 	o.mu.Unlock()
 	if flags&queueHold == 0 {

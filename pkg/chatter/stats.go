@@ -1,0 +1,57 @@
+package chatter
+
+import "sync/atomic"
+
+// Stats are a connection's counters since it was made.
+type Stats struct {
+	MessagesIn  uint64 // application messages received (pings and pongs not counted)
+	MessagesOut uint64 // application messages queued by Send and Request
+	BytesIn     uint64 // bytes read from the socket
+	BytesOut    uint64 // bytes written to the socket
+	PingsIn     uint64 // pings received (each answered with a pong)
+	PingsOut    uint64 // pings sent by the keepalive
+	PongsIn     uint64 // pongs received
+	// OpenConversations counts the conversations this side is tracking: a
+	// conversation timeout armed or a Request waiting for its reply.
+	OpenConversations int
+}
+
+// connStats are the counters, each written by the one goroutine that owns
+// the event and read atomically by Stats.
+type connStats struct {
+	messagesIn atomic.Uint64 // reader
+	bytesIn    atomic.Int64  // reader
+	pingsIn    atomic.Uint64 // reader
+	pongsIn    atomic.Uint64 // reader
+	pingsOut   atomic.Uint64 // supervisor
+	tracked    atomic.Int64  // supervisor
+}
+
+func (s *connStats) countIn(k inboundKind) {
+	switch k {
+	case inboundApp:
+		s.messagesIn.Add(1)
+	case inboundPing:
+		s.pingsIn.Add(1)
+	case inboundPong:
+		s.pongsIn.Add(1)
+	}
+}
+
+// Stats returns the connection's counters. It may be called at any time
+// from any goroutine.
+func (c *Conn) Stats() Stats {
+	c.out.mu.Lock()
+	out, written := c.out.messages, c.out.written
+	c.out.mu.Unlock()
+	return Stats{
+		MessagesIn:        c.stats.messagesIn.Load(),
+		MessagesOut:       out,
+		BytesIn:           uint64(c.stats.bytesIn.Load()),
+		BytesOut:          uint64(written),
+		PingsIn:           c.stats.pingsIn.Load(),
+		PingsOut:          c.stats.pingsOut.Load(),
+		PongsIn:           c.stats.pongsIn.Load(),
+		OpenConversations: int(c.stats.tracked.Load()),
+	}
+}
