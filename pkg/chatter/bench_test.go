@@ -2,6 +2,7 @@ package chatter_test
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -98,5 +99,45 @@ func benchPayload(b *testing.B, size int) {
 	}
 	if n := <-done; n != b.N {
 		b.Fatalf("received %d of %d", n, b.N)
+	}
+}
+
+// BenchmarkIdleConnections opens 1,000 idle connections (both ends in this
+// process, default 20 s ping) and reports the heap and stack memory they
+// hold per connection end.
+func BenchmarkIdleConnections(b *testing.B) {
+	const n = 1000
+	ctx := context.Background()
+	for range b.N {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		accepted := make(chan *chatter.Conn, n)
+		srv, err := chatter.Listen(ctx, testRepo, "tcp+sbs://127.0.0.1:0", func(c *chatter.Conn) { accepted <- c })
+		if err != nil {
+			b.Fatal(err)
+		}
+		clients := make([]*chatter.Conn, 0, n)
+		for range n {
+			c, err := chatter.Connect(ctx, testRepo, srv.Addresses()[0])
+			if err != nil {
+				b.Fatal(err)
+			}
+			clients = append(clients, c)
+		}
+		for range n {
+			<-accepted
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perEnd := float64(after.HeapInuse+after.StackInuse-before.HeapInuse-before.StackInuse) / (2 * n)
+		b.ReportMetric(perEnd, "B/conn-end")
+		for _, c := range clients {
+			c.Close()
+		}
+		for _, c := range clients {
+			<-c.Closed()
+		}
+		srv.Shutdown(ctx)
 	}
 }

@@ -199,7 +199,7 @@ func newConn(nc net.Conn, repo *sbs.Repository, cfg *config, s scheme, g *aio.Gr
 	})
 	// Spawn fails only on a closing group (a server closing while it
 	// accepts); then the goroutines that did start end at once.
-	for _, fn := range []func(context.Context) error{c.readLoop, c.writeLoop, c.sup.run, c.sup.runCallbacks} {
+	for _, fn := range []func(context.Context) error{c.readLoop, c.writeLoop, c.sup.run} {
 		if err := g.Spawn(fn); err != nil {
 			break
 		}

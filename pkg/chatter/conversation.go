@@ -100,14 +100,17 @@ type supervisor struct {
 	events chan supEvent
 	// To the application.
 	msgs chan Msg
-	// Conversation timeout callbacks, run in order on their own goroutine.
-	callbacks *aio.Queue[func()]
+	// Conversation timeout callbacks, run in order on their own goroutine,
+	// which starts with the first callback (most connections never have
+	// one, and an idle connection should cost little).
+	callbacks        *aio.Queue[func()]
+	callbacksStarted bool
 	// Whether any conversation timeout is armed, so that plain sends on an
 	// existing conversation skip the cancel event when none is.
 	armed atomic.Int32
 
 	// Owned by the supervisor goroutine.
-	backlog  []Msg
+	backlog  backlog
 	timeouts map[convKey]*convTimer
 	heap     timerHeap
 	pending  map[convKey]chan Msg
@@ -143,7 +146,7 @@ type convTimer struct {
 
 // unboundedChannelSize is the Messages channel's buffer when the receive
 // queue is unbounded; the rest waits in the supervisor's backlog.
-const unboundedChannelSize = 64
+const unboundedChannelSize = 32
 
 func newSupervisor(c *Conn) *supervisor {
 	size := c.cfg.queueSize
@@ -154,7 +157,7 @@ func newSupervisor(c *Conn) *supervisor {
 		c:         c,
 		inbound:   make(chan []inbound, 1),
 		spent:     make(chan []inbound, 2),
-		events:    make(chan supEvent, 64),
+		events:    make(chan supEvent, 8),
 		msgs:      make(chan Msg, size),
 		callbacks: aio.NewQueue[func()](0),
 		timeouts:  make(map[convKey]*convTimer),
@@ -236,8 +239,8 @@ func (s *supervisor) run(ctx context.Context) error {
 		in := s.inbound
 		var out chan<- Msg
 		var head Msg
-		if len(s.backlog) > 0 {
-			out, head = s.msgs, s.backlog[0]
+		if s.backlog.len > 0 {
+			out, head = s.msgs, s.backlog.front()
 			if bounded {
 				in = nil
 			}
@@ -325,31 +328,26 @@ func (s *supervisor) route(batch []inbound) {
 // deliver passes a message to the application, keeping order: straight
 // into the channel when nothing waits before it, else behind the backlog.
 func (s *supervisor) deliver(m Msg) {
-	if len(s.backlog) == 0 {
+	if s.backlog.len == 0 {
 		select {
 		case s.msgs <- m:
 			return
 		default:
 		}
 	}
-	s.backlog = append(s.backlog, m)
+	s.backlog.push(m)
 }
 
 func (s *supervisor) shiftBacklog() {
-	s.backlog[0] = Msg{}
-	s.backlog = s.backlog[1:]
+	s.backlog.pop()
 	// Move whatever else fits without blocking.
-	for len(s.backlog) > 0 {
+	for s.backlog.len > 0 {
 		select {
-		case s.msgs <- s.backlog[0]:
-			s.backlog[0] = Msg{}
-			s.backlog = s.backlog[1:]
+		case s.msgs <- s.backlog.front():
+			s.backlog.pop()
 		default:
 			return
 		}
-	}
-	if len(s.backlog) == 0 {
-		s.backlog = nil // let a burst's backing array go
 	}
 }
 
@@ -375,9 +373,9 @@ func (s *supervisor) shutdown() {
 		}
 	default:
 	}
-	for _, m := range s.backlog {
+	for ; s.backlog.len > 0; s.backlog.pop() {
 		select {
-		case s.msgs <- m:
+		case s.msgs <- s.backlog.front():
 		case <-s.c.discard:
 			return
 		case <-s.c.parentClosing():
@@ -435,6 +433,11 @@ func (s *supervisor) expire(now time.Time) {
 		}
 		conv := Conversation{Conn: s.c, Owner: t.key.owner, FirstID: t.key.first}
 		cb := t.cb
+		if !s.callbacksStarted {
+			s.callbacksStarted = true
+			// Fails only when closing; then callbacks are dropped anyway.
+			_ = s.c.Group().Spawn(s.runCallbacks)
+		}
 		// Unbounded queue: PutNowait fails only when closing, and then the
 		// callback is dropped as the protocol says.
 		_ = s.callbacks.PutNowait(func() { cb(conv) })
