@@ -6,7 +6,7 @@ FUZZTIME    ?= 3s
 LONGFUZZ    ?= 10m
 PKGS        := ./...
 
-.PHONY: run test lint vet staticcheck race fuzz-brief fuzz bench fmt
+.PHONY: run test lint vet staticcheck race fuzz-brief fuzz bench bench-peers fmt
 
 run:
 	$(GO) run ./cmd/chatter-echo demo
@@ -36,6 +36,11 @@ fuzz:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=6 ./pkg/... | tee bench.txt
 	$(GO) run $(BENCHSTAT) bench.txt
+
+# gochatter beside gRPC, NATS and raw framing (its own module, test/peers);
+# PEERSFLAGS="-quick" for a smoke run, "-only oneway,rtt", "-o FILE".
+bench-peers:
+	cd test/peers && $(GO) run . $(PEERSFLAGS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -1,0 +1,171 @@
+// Command peers runs the same workloads against gochatter and its peers —
+// gRPC-go, NATS (embedded server) and raw length-prefixed framing over TCP —
+// and prints one markdown table per workload with gochatter's ratio to each.
+//
+// Both ends of every connection run in this process, over 127.0.0.1.
+//
+//	go run . [-quick] [-only oneway,rtt,...] [-systems gochatter,grpc,...] [-o FILE]
+//		[-cpuprofile PREFIX] [-memprofile PREFIX] [-d DURATION] [-idle N]
+//
+// It is its own module so that grpc and nats stay out of gochatter's
+// dependencies; `make bench-peers` at the repository root runs it.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"time"
+)
+
+// config is what the flags select.
+type config struct {
+	quick      bool
+	workloads  []*workload
+	systems    []system
+	cpuprofile string
+	memprofile string
+	idleConns  int
+	// dur bounds the sending phase of each measurement; max* bound the
+	// operation counts, whichever is reached first.
+	dur time.Duration
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "peers:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		quick   = flag.Bool("quick", false, "a short smoke run (~20 s): short durations, 1,000 idle connections")
+		only    = flag.String("only", "", "comma-separated workloads to run (default all): "+strings.Join(workloadNames(), ","))
+		systems = flag.String("systems", "", "comma-separated systems to run (default all): "+strings.Join(systemNames(), ","))
+		out     = flag.String("o", "", "also write the report to this file")
+		cpuprof = flag.String("cpuprofile", "", "write a CPU profile of each gochatter workload to PREFIX.WORKLOAD.pprof")
+		memprof = flag.String("memprofile", "", "write a heap profile of gochatter's idle connections to PREFIX.idle.pprof")
+		dur     = flag.Duration("d", 0, "duration bound of each measurement (default 2s, 400ms with -quick)")
+		idle    = flag.Int("idle", 0, "connections for the idle-memory workload (default 10000, 1000 with -quick)")
+	)
+	flag.Parse()
+	cfg := config{quick: *quick, cpuprofile: *cpuprof, memprofile: *memprof, dur: 2 * time.Second, idleConns: 10000}
+	if cfg.quick {
+		cfg.dur, cfg.idleConns = 400*time.Millisecond, 1000
+	}
+	if *dur > 0 {
+		cfg.dur = *dur
+	}
+	if *idle > 0 {
+		cfg.idleConns = *idle
+	}
+	var err error
+	if cfg.workloads, err = selectWorkloads(*only); err != nil {
+		return err
+	}
+	if cfg.systems, err = selectSystems(*systems); err != nil {
+		return err
+	}
+
+	var w io.Writer = os.Stdout
+	var f *os.File
+	if *out != "" {
+		if f, err = os.Create(*out); err != nil {
+			return err
+		}
+		defer f.Close()
+		w = io.MultiWriter(os.Stdout, f)
+	}
+	rep := &report{w: w}
+	rep.header(cfg)
+	for _, wl := range cfg.workloads {
+		if wl.name == "idle" {
+			n, note := raiseFileLimit(cfg.idleConns)
+			cfg.idleConns = n
+			if note != "" {
+				fmt.Fprintln(os.Stderr, "peers:", note)
+				rep.notes = append(rep.notes, note)
+			}
+		}
+		rows := make([]row, 0, len(cfg.systems))
+		for _, s := range cfg.systems {
+			fmt.Fprintf(os.Stderr, "peers: %-10s %s ...\n", wl.name, s.name())
+			r := runOne(cfg, wl, s)
+			if r.err != nil {
+				fmt.Fprintf(os.Stderr, "peers: %s %s: %v\n", wl.name, s.name(), r.err)
+			}
+			rows = append(rows, r)
+		}
+		rep.table(wl, rows)
+	}
+	rep.footer()
+	if f != nil {
+		return f.Close()
+	}
+	return nil
+}
+
+// runOne runs one workload against one system, profiling it if asked, and
+// checks that it left no goroutine or file descriptor behind.
+func runOne(cfg config, wl *workload, s system) row {
+	if cfg.cpuprofile != "" && s.name() == "gochatter" {
+		name := fmt.Sprintf("%s.%s.pprof", cfg.cpuprofile, wl.name)
+		f, err := os.Create(name)
+		if err != nil {
+			return row{system: s.name(), err: err}
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return row{system: s.name(), err: err}
+		}
+		defer pprof.StopCPUProfile()
+	}
+	before := snapshotResources()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	r := wl.run(ctx, cfg, s)
+	r.system = s.name()
+	if err := before.waitReleased(10 * time.Second); err != nil && r.err == nil {
+		r.err = err
+	}
+	return r
+}
+
+// snapshot counts the goroutines and open file descriptors of the process.
+type snapshot struct {
+	goroutines, fds int
+}
+
+func snapshotResources() snapshot {
+	return snapshot{goroutines: runtime.NumGoroutine(), fds: countFDs()}
+}
+
+// waitReleased waits until the process is back to (at most) s's
+// goroutines and file descriptors, and reports a leak if it is not within d.
+func (s snapshot) waitReleased(d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		now := snapshotResources()
+		if now.goroutines <= s.goroutines && now.fds <= s.fds {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("leak: %d goroutines and %d fds before, %d and %d after", s.goroutines, s.fds, now.goroutines, now.fds)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func countFDs() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0
+	}
+	return len(ents)
+}
