@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gochatter/gochatter/pkg/aio"
@@ -88,6 +89,10 @@ type Conn struct {
 	// closed: at once, or by the reader from the first frame (WireAuto).
 	wire      Wire
 	wireReady chan struct{}
+	wireKnown atomic.Bool // wireReady is closed; cheaper to test on every send
+	// ending is set as soon as the connection starts closing, so that Send
+	// can refuse at once without a select on the group's channels.
+	ending atomic.Bool
 
 	closing   <-chan struct{} // the group's Closing channel, kept to avoid its lock
 	parent    <-chan struct{} // the server's Closing channel, if it owns the connection
@@ -189,6 +194,7 @@ func newConn(nc net.Conn, repo *sbs.Repository, cfg *config, s scheme, g *aio.Gr
 	// watcher goroutine: the reader stops at once, the writer gets a short
 	// grace period to flush what Close left queued.
 	context.AfterFunc(ctx, func() {
+		c.ending.Store(true)
 		c.log.Debug("chatter: connection closing", "local", c.local, "remote", c.remote, "reason", c.cause())
 		nc.SetReadDeadline(time.Now())
 		if c.gracefulClose() {
@@ -229,6 +235,7 @@ func (c *Conn) gracefulClose() bool {
 func (c *Conn) decideWire(w Wire) {
 	c.wire = w
 	close(c.wireReady)
+	c.wireKnown.Store(true)
 }
 
 // Wire reports the connection's wire generation; WireAuto while a server
@@ -269,6 +276,7 @@ func (c *Conn) RemoteAddress() string { return c.remote }
 // to call more than once and from any goroutine; use [Conn.Wait] or
 // [Conn.Closed] to wait for the end.
 func (c *Conn) Close() {
+	c.ending.Store(true)
 	c.closeOnce.Do(func() { close(c.discard) })
 	c.Group().CloseWithCause(ErrClosed)
 }
@@ -363,7 +371,7 @@ func (c *Conn) readLoop(ctx context.Context) error {
 		}
 		batch := c.sup.newBatch()
 		for {
-			in, err := dec.decode(body)
+			in, err := dec.decode(body, fr.owned)
 			if err != nil {
 				return c.endRead(ctx, err)
 			}
@@ -511,11 +519,10 @@ func (c *Conn) Request(ctx context.Context, data Data, opts ...SendOption) (Msg,
 var payloadPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
 func (c *Conn) send(ctx context.Context, data Data, sc sendConfig, reply chan Msg) (Conversation, error) {
-	select {
-	case <-c.closing:
+	if c.ending.Load() {
 		return Conversation{}, c.closedErr()
-	case <-c.wireReady:
-	default:
+	}
+	if !c.wireKnown.Load() {
 		if err := c.awaitWire(ctx); err != nil {
 			return Conversation{}, err
 		}

@@ -264,6 +264,11 @@ type frameReader struct {
 	smallRun int
 	// total counts the bytes read, for Stats.
 	total int64
+	// busy is set when the last read filled the buffer.
+	busy bool
+	// owned is set when the last body returned has a buffer of its own,
+	// which the caller may keep.
+	owned bool
 	// timer, when set, bounds how long one frame may take to arrive.
 	timer *frameTimer
 }
@@ -332,12 +337,58 @@ func (f *frameReader) next() (body []byte, err error) {
 	if k > uint64(f.max) {
 		return nil, fmt.Errorf("%w: frame of %d bytes exceeds the limit of %d", ErrMessageTooLarge, k, f.max)
 	}
+	f.owned = false
+	if int(k) >= largeFrameSize && f.end-f.start < 1+m+int(k) {
+		return f.readLarge(1+m, int(k))
+	}
 	if err := f.fill(1 + m + int(k)); err != nil {
 		return nil, unexpected(err)
 	}
 	body = f.buf[f.start+1+m : f.start+1+m+int(k)]
 	f.start += 1 + m + int(k)
 	f.last = 1 + m + int(k)
+	if f.timer != nil {
+		f.timer.disarm()
+	}
+	return body, nil
+}
+
+// largeFrameSize is the body size from which a frame that is not yet
+// buffered is read into a buffer of its own: the body then needs no copy
+// out of the reader's buffer, reads go straight to their destination, and
+// the decoder may keep the body (owned reports it).
+const largeFrameSize = 32 << 10
+
+// largeUpfront is how much readLarge allocates for a body before its bytes
+// arrive; beyond it the buffer grows with what is received.
+const largeUpfront = 256 << 10
+
+// readLarge reads a frame body of k bytes, after a header of h bytes, into
+// its own buffer. Past largeUpfront the buffer grows with the bytes
+// received (at most doubling), never with what the header claims.
+func (f *frameReader) readLarge(h, k int) ([]byte, error) {
+	have := f.end - f.start - h
+	body := make([]byte, have, min(k, max(2*have, largeUpfront)))
+	copy(body, f.buf[f.start+h:f.end])
+	f.start, f.end = 0, 0
+	if f.timer != nil {
+		f.timer.arm()
+	}
+	for len(body) < k {
+		if len(body) == cap(body) {
+			nb := make([]byte, len(body), min(k, 2*cap(body)))
+			copy(nb, body)
+			body = nb
+		}
+		r, err := f.r.Read(body[len(body):cap(body)])
+		body = body[:len(body)+r]
+		f.total += int64(r)
+		if err != nil && len(body) < k {
+			return nil, unexpected(err)
+		}
+	}
+	f.last = h + k
+	f.owned = true
 	if f.timer != nil {
 		f.timer.disarm()
 	}
@@ -373,9 +424,13 @@ func (f *frameReader) fill(n int) error {
 		if f.timer != nil && f.end > f.start {
 			f.timer.arm()
 		}
+		free := len(f.buf) - f.end
 		r, err := f.r.Read(f.buf[f.end:])
 		f.end += r
 		f.total += int64(r)
+		// A read that fills all the space offered suggests more is waiting:
+		// let the buffer grow so a busy stream takes fewer, larger reads.
+		f.busy = r == free
 		if err != nil {
 			if f.end-f.start >= n {
 				return nil
@@ -389,18 +444,26 @@ func (f *frameReader) fill(n int) error {
 	return nil
 }
 
+// busyBufferSize is how far the buffer grows for a stream that keeps it
+// full, whatever the frame sizes; release shrinks it again.
+const busyBufferSize = 64 << 10
+
 // makeRoom is called when the buffer is full but holds fewer than n unread
 // bytes. It moves the unread bytes to the front when that is enough, and
 // otherwise enlarges the buffer by at most doubling it, so memory follows
 // the bytes actually received rather than the length a header claims.
 func (f *frameReader) makeRoom(n int) {
 	unread := f.end - f.start
-	if f.start > 0 && len(f.buf) >= n {
+	if f.start > 0 && len(f.buf) >= n && !(f.busy && len(f.buf) < busyBufferSize) {
 		copy(f.buf, f.buf[f.start:f.end])
 		f.start, f.end = 0, unread
 		return
 	}
-	nb := make([]byte, max(f.initial, min(2*len(f.buf), n)))
+	size := max(f.initial, min(2*len(f.buf), n))
+	if f.busy {
+		size = max(size, min(2*len(f.buf), busyBufferSize))
+	}
+	nb := make([]byte, size)
 	copy(nb, f.buf[f.start:f.end])
 	f.buf, f.start, f.end = nb, 0, unread
 }

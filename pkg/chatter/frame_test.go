@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"runtime"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -267,4 +268,54 @@ func FuzzFrameReader(f *testing.F) {
 			t.Fatalf("buffer of %d bytes for %d bytes of input", len(fr.buf), len(data))
 		}
 	})
+}
+
+func TestFrameReaderLargeFrames(t *testing.T) {
+	// Large frames read into buffers of their own; small ones around them
+	// still come from the shared buffer; a claimed size costs nothing
+	// beyond largeUpfront until its bytes arrive.
+	var stream []byte
+	var bodies [][]byte
+	for i, size := range []int{10, largeFrameSize, 5, 3 * largeUpfront, largeFrameSize + 1, 7} {
+		body := bytes.Repeat([]byte{byte(i + 1)}, size)
+		stream = append(appendFrameHeader(stream, size), body...)
+		bodies = append(bodies, body)
+	}
+	for _, chunk := range []int{1000, 70000, 1 << 22} {
+		fr := newFrameReader(iotestOneByteAtATime(stream, chunk), 1<<22, 4096)
+		var kept [][]byte
+		for i, want := range bodies {
+			got, err := fr.next()
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("chunk %d frame %d: %v", chunk, i, err)
+			}
+			if fr.owned != (len(want) >= largeFrameSize) {
+				t.Errorf("chunk %d frame %d: owned = %v", chunk, i, fr.owned)
+			}
+			if fr.owned {
+				kept = append(kept, got)
+			}
+		}
+		// Owned bodies stay intact after later reads.
+		for _, b := range kept {
+			for _, x := range b {
+				if x != b[0] {
+					t.Fatalf("chunk %d: an owned body was overwritten", chunk)
+				}
+			}
+		}
+	}
+	// A header claiming 60 MiB followed by 10 bytes allocates at most
+	// largeUpfront and fails cleanly.
+	hostile := append(appendFrameHeader(nil, 60<<20), make([]byte, 10)...)
+	fr := newFrameReader(bytes.NewReader(hostile), 64<<20, 4096)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := fr.next(); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("truncated large frame: %v", err)
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > largeUpfront+64<<10 {
+		t.Errorf("allocated %d bytes for a 60 MiB claim backed by 10 bytes", n)
+	}
 }

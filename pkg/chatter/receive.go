@@ -2,6 +2,8 @@ package chatter
 
 import (
 	"fmt"
+
+	"github.com/gochatter/gochatter/pkg/sbs"
 )
 
 // inboundKind sorts received messages: application messages go to the
@@ -29,6 +31,27 @@ type decoder struct {
 	c     *Conn
 	wire  Wire              // WireAuto until the first frame decides
 	names map[string]string // interned module and type names
+	owned bool              // the body being decoded may be kept
+}
+
+// raw returns the payload bytes for Msg.Raw: the body's own bytes when it
+// may be kept, else a copy.
+func (d *decoder) raw(p []byte) RawPayload {
+	if d.owned {
+		return RawPayload(p[:len(p):len(p)])
+	}
+	return append(RawPayload(nil), p...)
+}
+
+// value decodes a payload of type t. A Bytes payload in a body of its own
+// is not copied again: the value is the body's bytes.
+func (d *decoder) value(t *sbs.Type, p []byte) (any, error) {
+	if d.owned && t.Kind() == sbs.KindBytes {
+		if b, n := sbs.ConsumeBytes(p); n == len(p) {
+			return b, nil
+		}
+	}
+	return t.Decode(p)
 }
 
 // maxInternedNames bounds the decoder's name table against a peer that
@@ -53,8 +76,10 @@ func (d *decoder) intern(b []byte) string {
 }
 
 // decode reads one frame body. A body that is not a valid message of the
-// connection's generation ends the connection, as in the original.
-func (d *decoder) decode(body []byte) (inbound, error) {
+// connection's generation ends the connection, as in the original. owned
+// says the body is the caller's to keep, so payload bytes may alias it.
+func (d *decoder) decode(body []byte, owned bool) (inbound, error) {
+	d.owned = owned
 	if d.wire == WireAuto {
 		w, err := classify(body)
 		if err != nil {
@@ -101,14 +126,14 @@ func (d *decoder) decodeLegacy(body []byte) (inbound, error) {
 	in.msg.Data.Module = d.intern(module)
 	in.msg.Data.Type = d.intern(typ)
 	if d.c.cfg.rawPayloads {
-		in.msg.Raw = append(RawPayload(nil), e.payload...)
+		in.msg.Raw = d.raw(e.payload)
 		return in, nil
 	}
 	t, err := d.c.repo.Type(in.msg.Data.Module, in.msg.Data.Type)
 	if err != nil {
 		return inbound{}, fmt.Errorf("%w: payload type: %w", ErrProtocol, err)
 	}
-	if in.msg.Data.Data, err = t.Decode(e.payload); err != nil {
+	if in.msg.Data.Data, err = d.value(t, e.payload); err != nil {
 		return inbound{}, fmt.Errorf("%w: payload: %w", ErrProtocol, err)
 	}
 	return in, nil
@@ -137,15 +162,15 @@ func (d *decoder) decodeCurrent(body []byte) (inbound, error) {
 	in.msg.Data.Module = d.intern(module)
 	in.msg.Data.Type = d.intern(name)
 	if d.c.cfg.rawPayloads {
-		in.msg.Raw = append(RawPayload(nil), e.payload...)
+		in.msg.Raw = d.raw(e.payload)
 		return in, nil
 	}
 	t, err := d.c.repo.Type(in.msg.Data.Module, in.msg.Data.Type)
 	if err == nil {
-		in.msg.Data.Data, err = t.Decode(e.payload)
+		in.msg.Data.Data, err = d.value(t, e.payload)
 	}
 	if err != nil {
-		in.msg.Raw = append(RawPayload(nil), e.payload...)
+		in.msg.Raw = d.raw(e.payload)
 		in.msg.DecodeErr = err
 	}
 	return in, nil
