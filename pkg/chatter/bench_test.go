@@ -14,6 +14,12 @@ import (
 // Integer payload) over one loopback TCP connection, both ends in this
 // process: the time per message from the first Send to the last receipt.
 func BenchmarkOneWay(b *testing.B) {
+	benchOneWay(b, num(12345))
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
+}
+
+// benchOneWay sends d b.N times and waits until all of it has arrived.
+func benchOneWay(b *testing.B, d chatter.Data) {
 	client, server := pair(b, "tcp", chatter.WithPingTimeout(0))
 	ctx := context.Background()
 	done := make(chan int)
@@ -29,7 +35,6 @@ func BenchmarkOneWay(b *testing.B) {
 		}
 		done <- n
 	}()
-	d := num(12345)
 	for range b.N {
 		if _, err := client.Send(ctx, d); err != nil {
 			b.Fatal(err)
@@ -38,7 +43,6 @@ func BenchmarkOneWay(b *testing.B) {
 	if n := <-done; n != b.N {
 		b.Fatalf("received %d of %d", n, b.N)
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
 }
 
 // BenchmarkRoundTrip measures request/response latency, one request at a
@@ -75,31 +79,8 @@ func BenchmarkPayload1KiB(b *testing.B) { benchPayload(b, 1<<10) }
 func BenchmarkPayload64KiB(b *testing.B) { benchPayload(b, 64<<10) }
 
 func benchPayload(b *testing.B, size int) {
-	client, server := pair(b, "tcp", chatter.WithPingTimeout(0))
-	ctx := context.Background()
-	d := chatter.Data{Module: "Test", Type: "Blob", Data: make([]byte, size)}
-	done := make(chan int)
 	b.SetBytes(int64(size))
-	b.ReportAllocs()
-	b.ResetTimer()
-	go func() {
-		n := 0
-		for n < b.N {
-			if _, err := server.Receive(ctx); err != nil {
-				break
-			}
-			n++
-		}
-		done <- n
-	}()
-	for range b.N {
-		if _, err := client.Send(ctx, d); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if n := <-done; n != b.N {
-		b.Fatalf("received %d of %d", n, b.N)
-	}
+	benchOneWay(b, chatter.Data{Module: "Test", Type: "Blob", Data: make([]byte, size)})
 }
 
 // BenchmarkIdleConnections opens 1,000 idle connections (both ends in this

@@ -124,27 +124,37 @@ func TestGoldenFrames(t *testing.T) {
 			if _, err := fr.next(); !errors.Is(err, io.EOF) {
 				t.Errorf("after the frame: %v, want EOF", err)
 			}
-			// The payload decodes with the file's repository to the vector's value.
-			module0 := ""
-			if c.Payload.Module != nil {
-				module0 = *c.Payload.Module
-			}
-			typ0, err := repo.Type(module0, c.Payload.Type)
-			if err != nil {
-				t.Fatal(err)
-			}
-			wantValue, err := typ0.DecodeJSON(c.Payload.Value)
-			if err != nil {
-				t.Fatal(err)
-			}
-			gotValue, err := typ0.Decode(got.payload)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(wantValue, gotValue); diff != "" {
-				t.Errorf("payload (-want +got):\n%s", diff)
-			}
+			c.Payload.check(t, repo, got.payload)
 		})
+	}
+}
+
+// module is the payload's module, "" for a builtin type.
+func (p *payloadJSON) module() string {
+	if p.Module == nil {
+		return ""
+	}
+	return *p.Module
+}
+
+// check decodes payload with the vector's repository and compares it with
+// the vector's value.
+func (p *payloadJSON) check(t *testing.T, repo *sbs.Repository, payload []byte) {
+	t.Helper()
+	typ, err := repo.Type(p.module(), p.Type)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := typ.DecodeJSON(p.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := typ.Decode(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("payload (-want +got):\n%s", diff)
 	}
 }
 

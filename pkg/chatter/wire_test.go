@@ -117,28 +117,10 @@ func TestCurrentGoldenFrames(t *testing.T) {
 			if c.Payload == nil {
 				return
 			}
-			pm := ""
-			if c.Payload.Module != nil {
-				pm = *c.Payload.Module
-			}
-			if pm != got.module || c.Payload.Type != got.typ {
+			if pm := c.Payload.module(); pm != got.module || c.Payload.Type != got.typ {
 				t.Errorf("split %q.%q, the vector's application reads %q.%q", got.module, got.typ, pm, c.Payload.Type)
 			}
-			typ0, err := repo.Type(pm, c.Payload.Type)
-			if err != nil {
-				t.Fatal(err)
-			}
-			wantValue, err := typ0.DecodeJSON(c.Payload.Value)
-			if err != nil {
-				t.Fatal(err)
-			}
-			gotValue, err := typ0.Decode(got.payload)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(wantValue, gotValue); diff != "" {
-				t.Errorf("payload (-want +got):\n%s", diff)
-			}
+			c.Payload.check(t, repo, got.payload)
 		})
 	}
 	for _, c := range f.Lenient {
