@@ -47,14 +47,37 @@
 // frames, unknown payload types), [ErrMessageTooLarge], or a socket error.
 // Malformed addresses give an [*AddressError] matching [ErrAddress].
 //
-// # Wire
+// # Wire generations
 //
 // Addresses are tcp+sbs://HOST:PORT and ssl+sbs://HOST:PORT, IPv6 hosts in
-// brackets. Frames are a length-prefixed SBS Hat.Msg; the envelope has a
-// dedicated codec and only the payload goes through the repository. Pings
-// follow the legacy (2020–2023) keepalive: every ping timeout T a ping in a
-// new conversation, answered by a pong, and the connection closes if the
-// pong does not arrive within T.
+// brackets. Frames are a length-prefixed SBS message whose envelope has a
+// dedicated codec; only the payload goes through the repository. Two
+// generations of the message exist and cannot read each other ([Wire]):
+//
+//   - [WireLegacy], the default: hat-chatter's Hat.Msg with a module field;
+//     every ping timeout T a HatPing.MsgPing in a new conversation, and the
+//     connection closes if its pong does not arrive within T.
+//   - [WireCurrent]: hat-drivers' HatChatter.Msg with a "Module.Type"
+//     string; a HatChatter.Ping after [WithPingDelay] with nothing
+//     received, and a close if nothing at all arrives within the ping
+//     timeout after it. Payloads of unknown types arrive undecoded with
+//     [Msg.DecodeErr] instead of ending the connection.
+//   - [WireAuto], for servers: each connection takes the generation of the
+//     first frame its client sends; nothing is sent before that.
+//
+// A frame of the other generation ends the connection with a
+// [*WireMismatchError]. [WithRawPayloads] leaves payloads encoded in
+// [Msg.Raw] on either wire, for typed decoding or forwarding.
+//
+// # Limits and observability
+//
+// [WithMaxMessageSize] caps frames in both directions before anything is
+// allocated; [WithSendBufferSize] bounds queued outgoing bytes;
+// [WithQueueSize] bounds received messages (the socket is not read while
+// it is full); [WithFrameReadTimeout] drops peers that trickle a frame;
+// [WithMaxConnections] caps a server's connections. [Conn.Stats] gives a
+// connection's counters at any time; connects, closes (with the reason)
+// and ping timeouts are logged at debug level to [WithLogger]'s logger.
 //
 // # TLS
 //
