@@ -204,20 +204,30 @@ func newConn(nc net.Conn, repo *sbs.Repository, cfg *config, s scheme, g *aio.Gr
 		}
 	})
 	// Spawn fails only on a closing group (a server closing while it
-	// accepts); then the goroutines that did start end at once.
-	for _, fn := range []func(context.Context) error{c.readLoop, c.writeLoop, c.sup.run} {
-		if err := g.Spawn(fn); err != nil {
-			break
-		}
+	// accepts, or a peer that already hung up). The supervisor starts
+	// first: it alone closes the Messages channel, and a reader that hit
+	// the end of the stream before the supervisor existed would otherwise
+	// leave that channel open for ever. The reader starts last, so that it
+	// never runs without the writer that closes the socket.
+	if g.Spawn(c.sup.run) != nil {
+		close(c.sup.msgs)
+		c.abandon()
+		return c
 	}
-	if g.IsClosing() {
-		// Make sure the socket is closed even if the writer never started.
-		nc.Close()
-		if released != nil {
-			released()
-		}
+	if g.Spawn(c.writeLoop) != nil {
+		c.abandon()
+		return c
 	}
+	_ = g.Spawn(c.readLoop) // if this fails, the writer closes the socket
 	return c
+}
+
+// abandon closes the socket of a connection whose writer never started.
+func (c *Conn) abandon() {
+	c.nc.Close()
+	if c.released != nil {
+		c.released()
+	}
 }
 
 // closeFlushTimeout bounds how long Close waits for queued frames to reach

@@ -384,3 +384,34 @@ func TestSendSelfEncodingValue(t *testing.T) {
 		t.Errorf("got %+v", m.Data)
 	}
 }
+
+// A peer that sends and hangs up before the connection's goroutines are
+// all running: Messages must still deliver everything and then close.
+func TestPeerHangsUpAtOnce(t *testing.T) {
+	for i := range 200 {
+		a, b := net.Pipe()
+		go func() {
+			b.Write(frameOfNum(int64(i % 64)))
+			b.Close()
+		}()
+		c, err := chatter.NewConn(a, testRepo, chatter.WithPingTimeout(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for range c.Messages() {
+			got++
+		}
+		if got != 1 || !errors.Is(c.Err(), chatter.ErrPeerClosed) {
+			t.Fatalf("run %d: %d messages, Err %v", i, got, c.Err())
+		}
+		c.Close()
+		shutdown(t, c.Wait)
+	}
+}
+
+// frameOfNum is a legacy frame carrying Test.Num v (0 <= v < 64).
+func frameOfNum(v int64) []byte {
+	body := []byte{0x81, 0x81, 1, 1, 1, 0x81, 0x84, 'T', 'e', 's', 't', 0x83, 'N', 'u', 'm', 0x81, byte(0x80 | v)}
+	return append([]byte{1, byte(len(body))}, body...)
+}
