@@ -6,7 +6,7 @@ FUZZTIME    ?= 3s
 LONGFUZZ    ?= 10m
 PKGS        := ./...
 
-.PHONY: run test lint vet staticcheck race fuzz-brief fuzz bench bench-peers fmt
+.PHONY: run test lint vet staticcheck race fuzz-brief fuzz bench bench-peers bench-proto fmt
 
 run:
 	$(GO) run ./cmd/chatter-echo demo
@@ -41,6 +41,12 @@ bench:
 # PEERSFLAGS="-quick" for a smoke run, "-only oneway,rtt", "-o FILE".
 bench-peers:
 	cd test/peers && $(GO) run . $(PEERSFLAGS)
+
+# SBS codecs (generated, bindings, dynamic) beside protobuf-go (its own
+# module, test/protobench); benchstat sets them side by side, protobuf first.
+bench-proto:
+	cd test/protobench && $(GO) test -run='^$$' -bench=. -benchmem -count=6 | tee ../../bench-proto.txt
+	$(GO) run $(BENCHSTAT) -col /impl bench-proto.txt
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -96,4 +96,32 @@
 // naming the path to the failing field and wrapping a sentinel such as
 // [ErrNonMinimal] or io.ErrUnexpectedEOF. Test them with errors.Is and
 // errors.As.
+//
+// # Typed values
+//
+// Go types can stand in for the dynamic values, in two ways that map SBS
+// types to Go types alike: Boolean to bool, Integer to int64 (or any Go
+// integer kind, or *big.Int), Float to float64, String to string, Bytes to
+// []byte, Array(T) to a slice, a Tuple/Record to a struct with a field per
+// entry, Maybe(T)/Optional(T) to a pointer (nil for Nothing), a
+// Union/Choice to a struct of pointers with exactly one set, and None to
+// struct{}.
+//
+// Struct bindings take ordinary Go types: [Bind] compiles, once, the
+// binding of a Go type to a [Type] into a [Binding] whose Append and
+// Unmarshal do no look-up per call; [Marshal], [AppendMarshal] and
+// [Unmarshal] take any Go value and cache the binding. Fields find their
+// entries by `sbs:"name"` tags or by name (case and underscores ignored);
+// a Go type that does not fit is refused when the binding is compiled with
+// a *[BindError] naming the field (see the rules at [Binding]).
+//
+// Generated code is faster still: cmd/sbs-gen writes, for the definitions
+// of schema files, Go types with AppendSBS and UnmarshalSBS methods that
+// use no reflection (package gen describes the output). Generated code
+// reads its input through a [Decoder] and builds its errors with
+// [EncodeError], [WrapEntry], [WrapIndex] and [WrapType], so that it is as
+// strict as [Type.Decode] and fails with the same errors.
+//
+// Both decode only Integers that fit the Go field: a larger one fails with
+// [ErrOverflow] where the dynamic decoder would give a *big.Int.
 package sbs

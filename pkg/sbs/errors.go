@@ -163,3 +163,31 @@ func (e *SchemaError) Detail() string {
 	b.WriteString("^")
 	return b.String()
 }
+
+// ErrBinding: a Go type that cannot hold values of an SBS type; see
+// [Bind]. The error is a *[BindError].
+var ErrBinding = errors.New("sbs: Go type does not match the schema")
+
+// BindError reports, when a binding is first compiled, where a Go type
+// does not fit an SBS type:
+//
+//	sbs: binding main.Msg to Hat.Msg: .Data.Module: want *string (Maybe(String)), have int
+type BindError struct {
+	GoType string // the Go type bound, "main.Msg"
+	Type   string // the SBS type, "Hat.Msg"
+	// Path leads from GoType to the failing part: Go field names, "[]" for
+	// a slice's elements; "" for the type itself.
+	Path string
+	Msg  string
+}
+
+func (e *BindError) Error() string {
+	s := "sbs: binding " + e.GoType + " to " + e.Type + ": "
+	if e.Path != "" {
+		s += e.Path + ": "
+	}
+	return s + e.Msg
+}
+
+// Unwrap lets errors.Is(err, ErrBinding) match.
+func (e *BindError) Unwrap() error { return ErrBinding }

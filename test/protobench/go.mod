@@ -1,0 +1,10 @@
+module github.com/gochatter/gochatter/test/protobench
+
+go 1.26.8
+
+require (
+	github.com/gochatter/gochatter v0.0.0-00010101000000-000000000000
+	google.golang.org/protobuf v1.36.12
+)
+
+replace github.com/gochatter/gochatter => ../..
