@@ -71,6 +71,9 @@ func runHelper(mode, addr string) int {
 		}
 		return 0
 	}
+	if mode == "scale-clients" {
+		return scaleClients(addr)
+	}
 	fmt.Fprintf(os.Stderr, "unknown helper mode %q\n", mode)
 	return 2
 }
