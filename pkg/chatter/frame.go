@@ -327,14 +327,11 @@ func (f *frameReader) next() (body []byte, err error) {
 	if err := f.fill(1 + m); err != nil {
 		return nil, unexpected(err)
 	}
-	var k uint64
-	for _, c := range f.buf[f.start+1 : f.start+1+m] {
-		if k > uint64(f.max)>>8 {
+	k, ok := f.bodyLength(f.buf[f.start+1 : f.start+1+m])
+	if !ok {
+		if k == 0 {
 			return nil, fmt.Errorf("%w: frame header claims more than %d bytes", ErrMessageTooLarge, f.max)
 		}
-		k = k<<8 | uint64(c)
-	}
-	if k > uint64(f.max) {
 		return nil, fmt.Errorf("%w: frame of %d bytes exceeds the limit of %d", ErrMessageTooLarge, k, f.max)
 	}
 	f.owned = false
@@ -405,14 +402,22 @@ func (f *frameReader) buffered() bool {
 	if avail < 1+m {
 		return false
 	}
-	var k uint64
-	for _, c := range f.buf[f.start+1 : f.start+1+m] {
+	k, ok := f.bodyLength(f.buf[f.start+1 : f.start+1+m])
+	return !ok || uint64(avail) >= uint64(1+m)+k // next() reports an oversize frame at once
+}
+
+// bodyLength reads the big-endian length field k of a frame header; ok is
+// false when k exceeds the maximum body size, which is noticed before the
+// value can overflow, however long the field (k is then 0 if the field was
+// not even read to its end).
+func (f *frameReader) bodyLength(field []byte) (k uint64, ok bool) {
+	for _, c := range field {
 		if k > uint64(f.max)>>8 {
-			return true // next() reports the error at once
+			return 0, false
 		}
 		k = k<<8 | uint64(c)
 	}
-	return k > uint64(f.max) || uint64(avail) >= uint64(1+m)+k
+	return k, k <= uint64(f.max)
 }
 
 // fill makes n bytes from start available, reading as needed.

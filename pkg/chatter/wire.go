@@ -3,8 +3,6 @@ package chatter
 import (
 	"errors"
 	"fmt"
-
-	"github.com/gochatter/gochatter/pkg/sbs"
 )
 
 // Wire is a generation of the Chatter wire. The two generations frame
@@ -121,5 +119,3 @@ func classify(body []byte) (Wire, error) {
 	}
 	return 0, fmt.Errorf("%w: first frame fits neither hat wire generation", ErrProtocol)
 }
-
-var _ = sbs.ErrTrailingBytes
