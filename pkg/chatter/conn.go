@@ -195,7 +195,6 @@ func newConn(nc net.Conn, repo *sbs.Repository, cfg *config, s scheme, g *aio.Gr
 	// grace period to flush what Close left queued.
 	context.AfterFunc(ctx, func() {
 		c.ending.Store(true)
-		c.log.Debug("chatter: connection closing", "local", c.local, "remote", c.remote, "reason", c.cause())
 		nc.SetReadDeadline(time.Now())
 		if c.gracefulClose() {
 			nc.SetWriteDeadline(time.Now().Add(closeFlushTimeout))

@@ -356,6 +356,9 @@ func (s *supervisor) shiftBacklog() {
 // the connection ended by itself, until the application has them all or
 // closes the connection; after a local Close they are dropped.
 func (s *supervisor) shutdown() {
+	// Logged here, by a goroutine of the connection's group, so that the
+	// record is written before Closed fires.
+	s.c.log.Debug("chatter: connection closing", "local", s.c.local, "remote", s.c.remote, "reason", s.c.cause())
 	s.timeouts, s.heap, s.pending = nil, nil, nil
 	s.armed.Store(0)
 	s.callbacks.Close()
