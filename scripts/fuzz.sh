@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs every fuzz target in the module for $FUZZTIME each, one at a time
-# (go test -fuzz takes one target per package and run).
+# Runs every fuzz target in the module for $FUZZTIME each (an execution
+# count such as 10000x, or a duration), one at a time (go test -fuzz takes
+# one target per package and run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-fuzztime=${FUZZTIME:-3s}
+fuzztime=${FUZZTIME:-10000x}
 found=0
 while IFS= read -r file; do
 	dir=$(dirname "$file")

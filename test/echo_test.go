@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -225,13 +226,13 @@ func TestCallNoAnswer(t *testing.T) {
 		want string
 	}{
 		{"silent", func(t *testing.T) string {
-			return listen(t, func(c *chatter.Conn) {
+			return listen(t, func(ctx context.Context, c *chatter.Conn) {
 				for range c.Messages() {
 				}
 			})
 		}, []string{"-timeout", "300ms"}, "line 2: no answer within 300ms"},
 		{"closes", func(t *testing.T) string {
-			return listen(t, func(c *chatter.Conn) {
+			return listen(t, func(ctx context.Context, c *chatter.Conn) {
 				<-c.Messages()
 				c.Close()
 			})
@@ -263,7 +264,7 @@ func TestServeSignal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer conn.Shutdown(context.Background())
+			defer conn.Close()
 			m, err := conn.Request(ctx, chatter.Data{Type: "Integer", Data: int64(1)})
 			if err != nil || m.Data.Data != int64(1) {
 				t.Fatalf("request: %+v, %v", m, err)
@@ -273,8 +274,8 @@ func TestServeSignal(t *testing.T) {
 			if code != 0 || stdout != "" {
 				t.Errorf("exit status %d, stdout after the address %q; want 0, nothing", code, stdout)
 			}
-			if err := conn.Wait(ctx); err != nil {
-				t.Fatalf("the connection outlived the server: %v", err)
+			if err := conn.Wait(ctx); !errors.Is(err, chatter.ErrPeerClosed) {
+				t.Fatalf("the connection after the server stopped: Wait = %v, want the server's close", err)
 			}
 			stderr := srv.stderr.String()
 			for _, want := range []string{`msg="connection opened"`, `msg="connection closed"`, `msg="shutting down"`} {
@@ -362,7 +363,7 @@ func TestServeSignalBusy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Shutdown(context.Background())
+	defer conn.Close()
 	flooded := make(chan int, 1)
 	go func() {
 		n := 0

@@ -161,12 +161,12 @@ type faultServer struct {
 func startFaultServer(t *testing.T, repo *sbs.Repository, opts ...chatter.Option) *faultServer {
 	t.Helper()
 	s := &faultServer{conns: make(chan *chatter.Conn, 16), msgs: make(chan chatter.Msg, 16)}
-	s.srv = listenWith(t, repo, func(c *chatter.Conn) {
+	s.srv = listenWith(t, repo, func(ctx context.Context, c *chatter.Conn) {
 		select {
 		case s.conns <- c:
 		default:
 		}
-		answerRequests(c, s.msgs)
+		answerRequests(ctx, c, s.msgs)
 	}, opts...)
 	s.addr = s.srv.Addresses()[0]
 	return s
@@ -211,10 +211,17 @@ func (s *faultServer) stillServes(t *testing.T, repo *sbs.Repository, opts ...ch
 // what Send and Receive return afterwards all say why.
 func expectEnded(t *testing.T, c *chatter.Conn, match func(error) bool, want string) error {
 	t.Helper()
-	waitClosing(t, c, 10*time.Second)
+	waitEnded(t, c, 10*time.Second)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if err := c.Wait(ctx); err != nil {
+	// What was read before the end is still delivered; then, after the
+	// reply grace, the connection closes by itself.
+	for {
+		if _, err := c.Receive(ctx); err != nil {
+			break
+		}
+	}
+	if err := c.Wait(ctx); ctx.Err() != nil {
 		t.Fatalf("connection's goroutines did not end: %v", err)
 	}
 	err := c.Err()
@@ -322,7 +329,7 @@ func TestFrozenPeerPingTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	frozen := time.Now()
-	waitClosing(t, c, 10*time.Second)
+	waitEnded(t, c, 10*time.Second)
 	detected := time.Since(frozen)
 	if !errors.Is(c.Err(), chatter.ErrPingTimeout) {
 		t.Errorf("Err() = %v, want ErrPingTimeout", c.Err())

@@ -159,20 +159,14 @@ func (s *server) stop(t *testing.T, sig os.Signal) (code int, stdout string) {
 
 // listen starts an in-process Chatter server whose connections run
 // onConn; it is shut down at the end of the test.
-func listen(t *testing.T, onConn func(*chatter.Conn)) string {
+func listen(t *testing.T, onConn chatter.Handler) string {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := chatter.Listen(t.Context(), chatter.SBSRepository, "tcp+sbs://127.0.0.1:0", onConn, chatter.WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutting down the test server: %v", err)
-		}
-	})
+	t.Cleanup(func() { closeServer(t, srv) })
 	return srv.Addresses()[0]
 }
 

@@ -42,21 +42,28 @@ func intPayload(v int64) chatter.Data { return chatter.Data{Type: "Integer", Dat
 
 // listenWith starts an in-process server on a free loopback port with repo
 // and opts; it is shut down (and waited for) at the end of the test.
-func listenWith(t *testing.T, repo *sbs.Repository, onConn func(*chatter.Conn), opts ...chatter.Option) *chatter.Server {
+func listenWith(t *testing.T, repo *sbs.Repository, onConn chatter.Handler, opts ...chatter.Option) *chatter.Server {
 	t.Helper()
 	opts = append([]chatter.Option{chatter.WithLogger(quietLog)}, opts...)
 	srv, err := chatter.Listen(t.Context(), repo, "tcp+sbs://127.0.0.1:0", onConn, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutting down the test server: %v", err)
-		}
-	})
+	t.Cleanup(func() { closeServer(t, srv) })
 	return srv
+}
+
+// closeServer closes srv and waits (bounded) for its handlers too.
+func closeServer(t *testing.T, srv *chatter.Server) {
+	t.Helper()
+	if err := srv.Close(); err != nil {
+		t.Errorf("closing the test server: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Wait(ctx); ctx.Err() != nil {
+		t.Errorf("the test server's handlers did not return: %v", err)
+	}
 }
 
 // connectTo connects a client to addr; it is closed (and waited for) at the
@@ -74,22 +81,25 @@ func connectTo(t *testing.T, repo *sbs.Repository, addr string, opts ...chatter.
 	return c
 }
 
-// closeAndWait closes c and waits (bounded) until its goroutines have ended.
+// closeAndWait closes c, which waits until its goroutines have ended.
 func closeAndWait(t *testing.T, c *chatter.Conn) {
 	t.Helper()
-	c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := c.Wait(ctx); err != nil {
-		t.Errorf("connection %s did not end: %v", c.LocalAddress(), err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Close()
+	}()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Errorf("connection %s did not close", c.LocalAddress())
 	}
 }
 
 // answerRequests answers every request c receives (a message with last =
 // false) with its own data, and hands every other message to others when
 // it is not nil (dropping it if nobody takes it). It returns when c ends.
-func answerRequests(c *chatter.Conn, others chan<- chatter.Msg) {
-	ctx := c.Group().Context()
+func answerRequests(ctx context.Context, c *chatter.Conn, others chan<- chatter.Msg) {
 	for m := range c.Messages() {
 		if !m.Last {
 			if _, err := c.Send(ctx, m.Data, chatter.InConversation(m.Conv)); err != nil {
@@ -123,13 +133,16 @@ func tcpHostPort(t *testing.T, addr string) string {
 	return hp
 }
 
-// waitClosing waits until c begins to close, at most d.
-func waitClosing(t *testing.T, c *chatter.Conn, d time.Duration) {
+// waitEnded waits until c reports that it is over (Err is set: reading
+// has ended, or it began to close), at most d.
+func waitEnded(t *testing.T, c *chatter.Conn, d time.Duration) {
 	t.Helper()
-	select {
-	case <-c.Closing():
-	case <-time.After(d):
-		t.Fatalf("connection %s still open after %v", c.LocalAddress(), d)
+	deadline := time.Now().Add(d)
+	for c.Err() == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("connection %s still open after %v", c.LocalAddress(), d)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

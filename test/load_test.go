@@ -63,11 +63,11 @@ func TestSlowConsumerBoundedQueue(t *testing.T) {
 	}
 	done := make(chan outcome, 1)
 	server := make(chan *chatter.Conn, 1)
-	srv := listenWith(t, loadRepo, func(c *chatter.Conn) {
+	srv := listenWith(t, loadRepo, func(ctx context.Context, c *chatter.Conn) {
 		server <- c
 		select {
 		case <-release:
-		case <-c.Closing():
+		case <-ctx.Done():
 		}
 		var o orderCheck
 		for m := range c.Messages() {
@@ -180,7 +180,7 @@ func TestGracefulShutdown(t *testing.T) {
 		end   error
 	}
 	done := make(chan outcome, 1)
-	srv := listenWith(t, loadRepo, func(c *chatter.Conn) {
+	srv := listenWith(t, loadRepo, func(ctx context.Context, c *chatter.Conn) {
 		var o orderCheck
 		for m := range c.Messages() {
 			seq, ok := m.Data.Data.(int64)
@@ -251,7 +251,7 @@ func TestServerCloseUnderLoad(t *testing.T) {
 	var serverConns []*chatter.Conn
 	// onConn runs on a goroutine of the connection, so once the server
 	// has closed, every call has returned.
-	srv := listenWith(t, loadRepo, func(c *chatter.Conn) {
+	srv := listenWith(t, loadRepo, func(ctx context.Context, c *chatter.Conn) {
 		mu.Lock()
 		serverConns = append(serverConns, c)
 		mu.Unlock()
@@ -261,7 +261,7 @@ func TestServerCloseUnderLoad(t *testing.T) {
 		}
 		if m.Data.Type == "String" {
 			// The stalled one: read nothing more.
-			<-c.Closing()
+			<-ctx.Done()
 			return
 		}
 		var o orderCheck
@@ -378,7 +378,7 @@ func TestServerCloseUnderLoad(t *testing.T) {
 		case <-wctx.Done():
 			t.Fatalf("sender %d still sending after the server closed", i)
 		}
-		if err := s.c.Wait(wctx); err != nil {
+		if err := s.c.Wait(wctx); wctx.Err() != nil {
 			t.Fatalf("client %d did not end: %v", i, err)
 		}
 		if !peerGone(s.c.Err()) {

@@ -100,11 +100,11 @@ func TestScaleTenThousandConnections(t *testing.T) {
 	verifyNoLeaks(t)
 	var mu sync.Mutex
 	var servers []*chatter.Conn
-	srv := listenWith(t, chatter.SBSRepository, func(c *chatter.Conn) {
+	srv := listenWith(t, chatter.SBSRepository, func(ctx context.Context, c *chatter.Conn) {
 		mu.Lock()
 		servers = append(servers, c)
 		mu.Unlock()
-		answerRequests(c, nil)
+		answerRequests(ctx, c, nil)
 	}, chatter.WithPingTimeout(scaleProcessPing))
 	runtime.GC()
 	heap0, stack0 := heapAndStack()

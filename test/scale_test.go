@@ -134,11 +134,11 @@ func TestScaleConnections(t *testing.T) {
 
 	var mu sync.Mutex
 	serverConns := make([]*chatter.Conn, 0, n)
-	srv := listenWith(t, chatter.SBSRepository, func(c *chatter.Conn) {
+	srv := listenWith(t, chatter.SBSRepository, func(ctx context.Context, c *chatter.Conn) {
 		mu.Lock()
 		serverConns = append(serverConns, c)
 		mu.Unlock()
-		answerRequests(c, nil)
+		answerRequests(ctx, c, nil)
 	}, chatter.WithPingTimeout(ping))
 	addr := srv.Addresses()[0]
 
@@ -161,7 +161,7 @@ func TestScaleConnections(t *testing.T) {
 			if c == nil {
 				continue
 			}
-			if err := c.Wait(wctx); err != nil {
+			if err := c.Wait(wctx); wctx.Err() != nil {
 				t.Errorf("client %s did not end: %v", c.LocalAddress(), err)
 				return
 			}
@@ -277,12 +277,12 @@ func TestScaleConnections(t *testing.T) {
 		c.Close()
 	}
 	for _, c := range clients {
-		if err := c.Wait(ctx); err != nil {
+		if err := c.Wait(ctx); ctx.Err() != nil {
 			t.Fatalf("client did not end: %v", err)
 		}
 	}
-	if err := srv.Shutdown(ctx); err != nil {
-		t.Fatalf("server did not shut down: %v", err)
+	if err := srv.Close(); err != nil {
+		t.Fatalf("server did not close: %v", err)
 	}
 	for _, c := range servers {
 		// A client that closes with a ping of the server's unread resets

@@ -55,9 +55,7 @@ func call(ctx context.Context, args []string, s stdio) int {
 		}
 	}()
 	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
-		conn.Shutdown(ctx)
+		conn.Close()
 		<-discarded
 	}()
 

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gochatter/gochatter/pkg/chatter"
 	"github.com/gochatter/gochatter/pkg/sbs"
@@ -117,7 +116,7 @@ func TestAnswer(t *testing.T) {
 
 // listen starts a server with onConn on a free port, shut down at the end
 // of the test.
-func listen(t *testing.T, onConn func(*chatter.Conn)) string {
+func listen(t *testing.T, onConn chatter.Handler) string {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := chatter.Listen(t.Context(), testRepo, "tcp+sbs://127.0.0.1:0", onConn, chatter.WithLogger(log))
@@ -125,9 +124,7 @@ func listen(t *testing.T, onConn func(*chatter.Conn)) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
+		if err := srv.Close(); err != nil {
 			t.Error(err)
 		}
 	})
@@ -136,7 +133,7 @@ func listen(t *testing.T, onConn func(*chatter.Conn)) string {
 
 func TestCall(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	addr := listen(t, func(c *chatter.Conn) { echo(c, log) })
+	addr := listen(t, func(ctx context.Context, c *chatter.Conn) { echo(ctx, c, log) })
 	schema := schemaFile(t)
 	in := `{"module": null, "type": "String", "value": "hello"}
 
@@ -161,14 +158,14 @@ func TestCall(t *testing.T) {
 func TestCallNoAnswer(t *testing.T) {
 	tests := []struct {
 		name   string
-		onConn func(*chatter.Conn)
+		onConn chatter.Handler
 		want   string
 	}{
-		{"silent", func(c *chatter.Conn) {
+		{"silent", func(_ context.Context, c *chatter.Conn) {
 			for range c.Messages() {
 			}
 		}, "line 1: no answer within 200ms"},
-		{"closing", func(c *chatter.Conn) {
+		{"closing", func(_ context.Context, c *chatter.Conn) {
 			<-c.Messages()
 			c.Close()
 		}, "line 1: chatter: connection closed"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -59,16 +60,18 @@ type counters struct{ sent, received atomic.Int64 }
 func runDemo(ctx context.Context, plan demoPlan, s stdio) error {
 	log := slog.New(slog.NewTextHandler(s.err, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var server counters
-	srv, err := chatter.Listen(ctx, demoRepo, "tcp+sbs://127.0.0.1:0", func(c *chatter.Conn) { demoServe(c, &server) }, chatter.WithLogger(log))
+	srv, err := chatter.Listen(ctx, demoRepo, "tcp+sbs://127.0.0.1:0", func(ctx context.Context, c *chatter.Conn) {
+		demoServe(ctx, c, &server, log)
+	}, chatter.WithLogger(log))
 	if err != nil {
 		return err
 	}
-	defer shutdown(srv.Shutdown)
+	defer srv.Close()
 	conn, err := chatter.Connect(ctx, demoRepo, srv.Addresses()[0], chatter.WithLogger(log))
 	if err != nil {
 		return err
 	}
-	defer shutdown(conn.Shutdown)
+	defer conn.Close()
 
 	d := demoClient{conn: conn, progress: newProgress(s.err)}
 	start := time.Now()
@@ -107,18 +110,10 @@ func runDemo(ctx context.Context, plan demoPlan, s stdio) error {
 	return nil
 }
 
-// shutdown closes something of the demo, waiting a little for it.
-func shutdown(fn func(context.Context) error) {
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	fn(ctx)
-}
-
 // demoServe answers what the demo client sends: nothing to a message that
 // ends its conversation (one-way messages, the last move), the next move to
 // a Turn, and the message itself to anything else.
-func demoServe(c *chatter.Conn, n *counters) {
-	ctx := c.Group().Context()
+func demoServe(ctx context.Context, c *chatter.Conn, n *counters, log *slog.Logger) {
 	for m := range c.Messages() {
 		n.received.Add(1)
 		if m.Last {
@@ -128,7 +123,8 @@ func demoServe(c *chatter.Conn, n *counters) {
 		if m.Data.Module == "Demo" && m.Data.Type == "Turn" {
 			conv, move, ok := turnOf(m.Data)
 			if !ok {
-				c.CloseWithCause(fmt.Errorf("unexpected turn %v", m.Data.Data))
+				log.Error("demo: unexpected turn", "data", m.Data.Data)
+				c.Close()
 				break
 			}
 			data = turn(conv, move+1)
@@ -138,7 +134,10 @@ func demoServe(c *chatter.Conn, n *counters) {
 		// the answer.
 		n.sent.Add(1)
 		if _, err := c.Send(ctx, data, opts...); err != nil {
-			c.CloseWithCause(err)
+			if !errors.Is(err, chatter.ErrClosed) {
+				log.Error("demo: answer failed", "err", err)
+				c.Close()
+			}
 			break
 		}
 	}

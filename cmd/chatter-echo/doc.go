@@ -21,10 +21,11 @@
 //
 // with port 0 resolved, so a script can ask for port 0 and read the real
 // one. Connections opening and closing (with the reason) are logged to
-// standard error in slog's text format. SIGINT or SIGTERM closes the server
-// and its connections and exits 0. Closing connections flush what was
-// queued for their peers, giving up on peers that do not read after a few
-// seconds; serve exits 1 if its connections are not closed within 10 s.
+// standard error in slog's text format. SIGINT or SIGTERM stops the server
+// gracefully and exits 0: it stops accepting, every connection stops reading
+// and answers what it had read, then closes. Connections still busy after
+// 5 s are closed (logged at WARN), flushing what was queued for at most 5 s
+// more to peers that do not read.
 //
 // # call
 //

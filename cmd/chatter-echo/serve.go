@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os/signal"
@@ -11,10 +12,10 @@ import (
 	"github.com/gochatter/gochatter/pkg/chatter"
 )
 
-// shutdownTimeout bounds how long serve waits for its connections to close
-// once told to stop. It is longer than the few seconds a closing connection
-// gives a peer that does not read to take what was queued for it.
-const shutdownTimeout = 10 * time.Second
+// shutdownGrace bounds the graceful part of stopping: connections stop
+// reading and answer what they had read. After it, what is left is closed,
+// which takes at most the flush timeout more for a peer that does not read.
+const shutdownGrace = 5 * time.Second
 
 // serve runs an echo server until ctx ends or a signal arrives.
 func serve(ctx context.Context, args []string, s stdio) int {
@@ -33,7 +34,7 @@ func serve(ctx context.Context, args []string, s stdio) int {
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	srv, err := chatter.Listen(ctx, repo, fs.Arg(0), func(c *chatter.Conn) { echo(c, log) }, f.options(log)...)
+	srv, err := chatter.Listen(ctx, repo, fs.Arg(0), func(ctx context.Context, c *chatter.Conn) { echo(ctx, c, log) }, f.options(log)...)
 	if err != nil {
 		return failStatus(s.err, err)
 	}
@@ -45,15 +46,19 @@ func serve(ctx context.Context, args []string, s stdio) int {
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
-	case <-srv.Closing():
+	case <-srv.Context().Done():
 		// The server stopped by itself: a listening socket failed.
-		log.Error("server failed", "err", srv.Cause())
+		log.Error("server failed", "err", srv.Err())
 		status = exitFail
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Error("connections did not close in time", "err", err)
+	switch err := srv.Shutdown(sctx); {
+	case errors.Is(err, context.DeadlineExceeded):
+		// Shutdown closed what was still busy; the server has stopped.
+		log.Warn("connections still busy when the shutdown grace ended: closed", "grace", shutdownGrace)
+	case err != nil && status == exitOK:
+		log.Error("shutdown failed", "err", err)
 		status = exitFail
 	}
 	return status
@@ -61,14 +66,17 @@ func serve(ctx context.Context, args []string, s stdio) int {
 
 // echo answers every message c receives with the same data in the same
 // conversation, ending it, until c ends.
-func echo(c *chatter.Conn, log *slog.Logger) {
+func echo(ctx context.Context, c *chatter.Conn, log *slog.Logger) {
 	log = log.With("remote", c.RemoteAddress())
 	log.Info("connection opened")
-	ctx := c.Group().Context()
 	for m := range c.Messages() {
 		if _, err := c.Send(ctx, m.Data, chatter.InConversation(m.Conv)); err != nil {
-			// An ended connection; anything else is a bug worth closing for.
-			c.CloseWithCause(err)
+			if !errors.Is(err, chatter.ErrClosed) {
+				// Not an ended connection: a payload that does not
+				// encode, say. Worth ending the connection for.
+				log.Warn("echo failed", "err", err)
+				c.Close()
+			}
 			break
 		}
 	}

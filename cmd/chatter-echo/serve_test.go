@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -37,7 +38,7 @@ func TestServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Shutdown(context.Background())
+	defer conn.Close()
 	want := chatter.Data{Module: "Test", Type: "Point", Data: map[string]any{"x": int64(1), "y": int64(2)}}
 	conv, err := conn.Send(cctx, want, chatter.Last(false))
 	if err != nil {
@@ -61,8 +62,8 @@ func TestServe(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop")
 	}
-	if err := conn.Wait(cctx); err != nil {
-		t.Errorf("connection still open after serve stopped: %v", err)
+	if err := conn.Wait(cctx); !errors.Is(err, chatter.ErrPeerClosed) {
+		t.Errorf("connection after serve stopped: Wait = %v, want the server's close", err)
 	}
 	for _, want := range []string{"connection opened", "connection closed", "shutting down"} {
 		if !strings.Contains(stderr.String(), want) {

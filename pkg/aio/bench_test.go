@@ -86,7 +86,7 @@ func benchQueueBatch(b *testing.B, size int) {
 	go func() {
 		sum := 0
 		for {
-			vs, err := q.GetUntilEmpty(ctx)
+			vs, err := q.GetAll(ctx)
 			if err != nil {
 				break
 			}

@@ -55,8 +55,9 @@ func ExampleGroup() {
 }
 
 // The connection pattern: the first goroutine to fail closes the group with
-// its error as the reason; the others see their context cancelled and stop.
-func ExampleGroup_CloseWithCause() {
+// its error as the reason; the others see their context cancelled and stop,
+// and Wait reports the reason.
+func ExampleGroup_Spawn() {
 	g := aio.NewGroup()
 	errPeerGone := errors.New("peer went away")
 
@@ -66,12 +67,10 @@ func ExampleGroup_CloseWithCause() {
 		return nil
 	})
 	g.Spawn(func(ctx context.Context) error { // the reader
-		g.CloseWithCause(errPeerGone) // say, the read failed
-		return nil
+		return errPeerGone // say, the read failed
 	})
 
-	g.Wait(context.Background())
-	fmt.Println("closed:", g.Cause())
+	fmt.Println("closed:", g.Wait(context.Background()))
 	// Output:
 	// writer stopped: peer went away
 	// closed: peer went away
@@ -172,29 +171,45 @@ func ExampleQueue_NotEmpty() {
 }
 
 // A writer takes everything queued at once, to write it in one go.
-func ExampleQueue_GetUntilEmpty() {
+func ExampleQueue_GetAll() {
 	ctx := context.Background()
 	q := aio.NewQueue[string](0)
 	for _, f := range []string{"frame1", "frame2", "frame3"} {
 		q.PutNowait(f)
 	}
-	batch, err := q.GetUntilEmpty(ctx)
+	batch, err := q.GetAll(ctx)
 	fmt.Println(batch, err, q.Len())
 	// Output:
 	// [frame1 frame2 frame3] <nil> 0
 }
 
-// Echo is a resource: Lifecycle embedded by value gives it Close, Closed,
-// Wait, Shutdown and the rest, all backed by its group.
+// A reader of state updates that only cares about the latest one skips
+// those it fell behind on.
+func ExampleQueue_GetUntilEmpty() {
+	ctx := context.Background()
+	q := aio.NewQueue[string](0)
+	for _, s := range []string{"connecting", "connected", "degraded"} {
+		q.PutNowait(s)
+	}
+	latest, err := q.GetUntilEmpty(ctx)
+	fmt.Println(latest, err, q.Len())
+	// Output:
+	// degraded <nil> 0
+}
+
+// Echo is a resource: its own lifecycle methods over an unexported group,
+// whose Spawn and NewChild stay its machinery.
 type Echo struct {
-	aio.Lifecycle
+	g  *aio.Group
 	in *aio.Queue[string]
 }
 
+var _ aio.Resource = (*Echo)(nil)
+
 func NewEcho(parent *aio.Group) *Echo {
-	e := &Echo{Lifecycle: aio.NewLifecycle(parent.NewChild()), in: aio.NewQueue[string](8)}
-	e.Group().Spawn(func(ctx context.Context) error {
-		defer e.Close() // the input is done, so is the echo
+	e := &Echo{g: parent.NewChild(), in: aio.NewQueue[string](8)}
+	e.g.Spawn(func(ctx context.Context) error {
+		defer e.g.Close() // the input is done, so is the echo
 		for s := range e.in.All(ctx) {
 			fmt.Println("echo:", s)
 		}
@@ -203,15 +218,22 @@ func NewEcho(parent *aio.Group) *Echo {
 	return e
 }
 
-func ExampleLifecycle() {
+func (e *Echo) Context() context.Context       { return e.g.Context() }
+func (e *Echo) Done() <-chan struct{}          { return e.g.Closed() }
+func (e *Echo) Wait(ctx context.Context) error { return e.g.Wait(ctx) }
+func (e *Echo) Close() error                   { return e.g.Shutdown(context.Background()) }
+
+func ExampleResource() {
 	root := aio.NewGroup()
 	e := NewEcho(root)
 	e.in.Put(context.Background(), "ping")
 	e.in.Close() // the echo goroutine drains its input, returns and closes e
-	e.Wait(context.Background())
-	fmt.Println("open:", e.IsOpen(), "closed:", e.IsClosed())
+	fmt.Println("wait:", e.Wait(context.Background()))
+	<-e.Done()
+	fmt.Println("closed, context:", e.Context().Err())
 	root.Shutdown(context.Background())
 	// Output:
 	// echo: ping
-	// open: false closed: true
+	// wait: <nil>
+	// closed, context: context canceled
 }

@@ -2,8 +2,6 @@ package aio
 
 import (
 	"context"
-	"errors"
-	"log/slog"
 	"sync"
 )
 
@@ -18,11 +16,11 @@ import (
 // every child group is closed. [Group.Wait] and [Group.Shutdown] wait for
 // that.
 //
-// A function that returns by itself does not close the group: deciding that
-// one goroutine's end is the end of all of them is the caller's choice, made
-// by calling Close from that function. An error returned by a spawned
-// function goes to the group's error handler (see [WithErrorHandler]) and
-// does not stop the others.
+// As in errgroup, the first spawned function to return a non-nil error
+// closes the group with that error as its cause: the others see their
+// context cancelled, and [Group.Wait] returns the error. A function that
+// returns nil leaves the group open; that is how a goroutine that has
+// finished its job ends without ending the others.
 //
 // Panics are not recovered. A panic in a spawned function is a bug; turning
 // it into an error would leave a half-dead program running with broken
@@ -30,71 +28,52 @@ import (
 // crash tooling. The program crashes, as with a bare go statement.
 //
 // All methods are safe for concurrent use, including from the group's own
-// goroutines. The zero Group is an open group with no parent and the default
-// error handler; a Group must not be copied after first use.
+// goroutines. A Group must be made with [NewGroup] or [Group.NewChild]: its
+// channels and context exist from the start, so that the accessors need no
+// lock.
 type Group struct {
+	parent  *Group
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	closing chan struct{} // closed when closing begins, after cause is set
+	closed  chan struct{} // closed when everything in the group has ended
+
 	mu       sync.Mutex
-	parent   *Group
-	handler  func(error)
-	ctx      context.Context
-	cancel   context.CancelCauseFunc
-	closing  chan struct{}
-	closed   chan struct{}
-	cause    error // non-nil once closing has begun
+	cause    error // written once, under mu, before closing is closed
+	plain    bool  // closing was begun by Close, not by a failure
 	done     bool  // closed has been closed
 	running  int   // spawned functions not yet returned
 	children map[*Group]struct{}
 }
 
-// A GroupOption configures a [Group] made by [NewGroup] or [Group.NewChild].
-type GroupOption func(*groupOptions)
-
-type groupOptions struct {
-	handler func(error)
-}
-
-// WithErrorHandler sets the function that receives the non-nil errors
-// returned by spawned functions. It is called in the goroutine that ran the
-// function, before the group counts that function as finished, so it must
-// not wait for the group to close. A nil h selects the default, which logs
-// with slog.Warn("aio: spawned function failed", "err", err). A child group
-// inherits its parent's handler unless given its own.
-//
-// Errors returned after the group began closing that only say the function
-// was stopped are not reported: those that match (errors.Is) the close
-// cause, context.Canceled or [ErrClosed]. Any other error is.
-func WithErrorHandler(h func(error)) GroupOption {
-	return func(o *groupOptions) { o.handler = h }
-}
-
-func defaultErrorHandler(err error) {
-	slog.Warn("aio: spawned function failed", "err", err)
-}
-
 // NewGroup returns a new, open group with no parent. Its context derives
 // from context.Background.
-func NewGroup(opts ...GroupOption) *Group {
-	g := &Group{}
-	g.configure(nil, opts)
+func NewGroup() *Group { return newGroup(context.Background(), nil) }
+
+func newGroup(base context.Context, parent *Group) *Group {
+	g := &Group{
+		parent:  parent,
+		closing: make(chan struct{}),
+		closed:  make(chan struct{}),
+	}
+	g.ctx, g.cancel = context.WithCancelCause(base)
 	return g
 }
 
 // NewChild returns a new group whose life is bounded by g's: closing g closes
-// the child, and g is closed only after the child is. Closing the child
-// leaves g open. The child's context derives from g's. If g is already
-// closing, the child is returned already closing (and, having no goroutines,
-// already closed). Once a child is closed g forgets it, so a long-lived group
-// may create and close any number of children.
-func (g *Group) NewChild(opts ...GroupOption) *Group {
+// the child, with the same cause, and g is closed only after the child is.
+// Closing the child leaves g open. The child's context derives from g's. If
+// g is already closing, the child is returned already closing (and, having no
+// goroutines, already closed). Once a child is closed g forgets it, so a
+// long-lived group may create and close any number of children.
+func (g *Group) NewChild() *Group {
+	c := newGroup(g.ctx, g)
 	g.mu.Lock()
-	g.init()
-	c := &Group{}
-	c.configure(g, opts)
 	if g.cause != nil {
-		cause := g.cause
+		cause, plain := g.cause, g.plain
 		g.mu.Unlock()
 		c.parent = nil // never registered: nothing to report to g
-		c.CloseWithCause(cause)
+		c.begin(cause, plain)
 		return c
 	}
 	if g.children == nil {
@@ -105,70 +84,31 @@ func (g *Group) NewChild(opts ...GroupOption) *Group {
 	return c
 }
 
-// configure sets up a new group; p, if not nil, is the parent, locked.
-func (g *Group) configure(p *Group, opts []GroupOption) {
-	var o groupOptions
-	if p != nil {
-		o.handler = p.handler
-	}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	g.handler = o.handler
-	base := context.Background()
-	if p != nil {
-		g.parent = p
-		base = p.ctx
-	}
-	g.ctx, g.cancel = context.WithCancelCause(base)
-	g.closing = make(chan struct{})
-	g.closed = make(chan struct{})
-}
-
-// init makes a zero Group ready; g.mu is held.
-func (g *Group) init() {
-	if g.ctx == nil {
-		g.configure(nil, nil)
-	}
-}
-
 // Spawn runs fn in a new goroutine owned by g. fn's ctx is g's context: it
 // is cancelled, with the close cause, when g begins closing, and fn should
-// return soon after. If g is already closing Spawn does not run fn and
-// returns [ErrClosed].
+// return soon after. If fn returns a non-nil error while g is open, g closes
+// with that error as its cause; errors returned once g is closing are
+// dropped, the cause being already decided. If g is already closing Spawn
+// does not run fn and returns [ErrClosed].
 func (g *Group) Spawn(fn func(ctx context.Context) error) error {
 	g.mu.Lock()
-	g.init()
 	if g.cause != nil {
 		g.mu.Unlock()
 		return ErrClosed
 	}
 	g.running++
-	ctx := g.ctx
 	g.mu.Unlock()
 
 	go func() {
 		// No recover: see the Group documentation.
-		if err := fn(ctx); err != nil {
-			g.report(ctx, err)
+		if err := fn(g.ctx); err != nil {
+			g.begin(err, false)
 		}
 		g.mu.Lock()
 		g.running--
 		g.finishLocked()
 	}()
 	return nil
-}
-
-func (g *Group) report(ctx context.Context, err error) {
-	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, ErrClosed) ||
-		errors.Is(err, context.Cause(ctx))) {
-		return
-	}
-	h := g.handler
-	if h == nil {
-		h = defaultErrorHandler
-	}
-	h(err)
 }
 
 // finishLocked marks g closed if it is closing and nothing is left in it.
@@ -196,34 +136,37 @@ func (g *Group) finishLocked() {
 // Context returns g's context. It is cancelled when g begins closing, and
 // context.Cause reports the close cause (see [Group.Cause]). Use it to bind
 // work that is not spawned in g to g's life.
-func (g *Group) Context() context.Context {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.init()
-	return g.ctx
-}
+func (g *Group) Context() context.Context { return g.ctx }
 
 // Close begins closing g with the cause [ErrClosed] and returns without
 // waiting. It is idempotent and may be called from any goroutine, including
-// one spawned in g.
-func (g *Group) Close() { g.CloseWithCause(ErrClosed) }
+// one spawned in g. A group closed this way has not failed: [Group.Wait]
+// returns nil.
+func (g *Group) Close() { g.begin(ErrClosed, true) }
 
-// CloseWithCause is [Group.Close] recording err as the reason, if g was not
-// already closing; a nil err means [ErrClosed]. The first reason sticks: it is
-// what [Group.Cause] and context.Cause(g.Context()) report. Children are
-// closed with the same reason.
+// CloseWithCause begins closing g, as [Group.Close] does, recording err as
+// the reason, unless g was already closing. A nil err means a plain Close.
+// The first reason sticks: it is what [Group.Cause], [Group.Wait] and
+// context.Cause(g.Context()) report. Children are closed with the same
+// reason.
 func (g *Group) CloseWithCause(err error) {
 	if err == nil {
-		err = ErrClosed
-	}
-	g.mu.Lock()
-	g.init()
-	if g.cause != nil {
-		g.mu.Unlock()
+		g.Close()
 		return
 	}
-	g.cause = err
-	g.cancel(err)
+	g.begin(err, false)
+}
+
+// begin starts closing g with cause, unless it is already closing, and
+// reports whether this call did it.
+func (g *Group) begin(cause error, plain bool) bool {
+	g.mu.Lock()
+	if g.cause != nil {
+		g.mu.Unlock()
+		return false
+	}
+	g.cause, g.plain = cause, plain
+	g.cancel(cause)
 	close(g.closing)
 	children := make([]*Group, 0, len(g.children))
 	for c := range g.children {
@@ -232,69 +175,73 @@ func (g *Group) CloseWithCause(err error) {
 	g.mu.Unlock()
 
 	for _, c := range children {
-		c.CloseWithCause(err)
+		c.begin(cause, plain)
 	}
 	g.mu.Lock()
 	g.finishLocked()
+	return true
 }
 
 // Cause returns the reason g is closing: nil while g is open, [ErrClosed]
-// after a plain Close, otherwise the first error given to CloseWithCause.
+// after a plain Close, otherwise the first error given to CloseWithCause or
+// returned by a spawned function.
 func (g *Group) Cause() error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.cause
+	select {
+	case <-g.closing:
+		return g.cause // written before closing was closed
+	default:
+		return nil
+	}
 }
 
 // Closing returns a channel that is closed when g begins closing.
-func (g *Group) Closing() <-chan struct{} {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.init()
-	return g.closing
-}
+func (g *Group) Closing() <-chan struct{} { return g.closing }
 
 // Closed returns a channel that is closed when g is closed: closing has begun,
 // every spawned function has returned and every child group is closed.
-func (g *Group) Closed() <-chan struct{} {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.init()
-	return g.closed
-}
+func (g *Group) Closed() <-chan struct{} { return g.closed }
 
 // IsClosing reports whether g has begun closing (it stays true once closed).
-func (g *Group) IsClosing() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.cause != nil
-}
+func (g *Group) IsClosing() bool { return isDone(g.closing) }
 
 // IsClosed reports whether g is closed.
-func (g *Group) IsClosed() bool {
+func (g *Group) IsClosed() bool { return isDone(g.closed) }
+
+func isDone(c <-chan struct{}) bool {
 	select {
-	case <-g.Closed():
+	case <-c:
 		return true
 	default:
 		return false
 	}
 }
 
-// Wait waits until g is closed and returns nil, or until ctx is done and
-// returns ctx.Err(). Wait does not begin closing g: see [Group.Shutdown].
+// Wait waits until g is closed, or until ctx is done and returns ctx.Err().
+// Once g is closed it returns nil if g was closed by a plain Close (or by its
+// parent's), and the cause otherwise: the error of the first spawned
+// function that failed, or the one given to CloseWithCause. Wait does not
+// begin closing g: see [Group.Shutdown].
 func (g *Group) Wait(ctx context.Context) error {
-	closed := g.Closed()
 	select {
-	case <-closed:
-		return nil
+	case <-g.closed:
+		return g.result()
 	default:
 	}
 	select {
-	case <-closed:
-		return nil
+	case <-g.closed:
+		return g.result()
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// result is what Wait reports once g is closed; cause and plain were set
+// before closing began, so no lock is needed.
+func (g *Group) result() error {
+	if g.plain {
+		return nil
+	}
+	return g.cause
 }
 
 // Shutdown begins closing g and waits, as [Group.Wait], until it is closed

@@ -126,10 +126,31 @@ func (q *Queue[T]) GetNowait() (T, error) {
 	return q.pop(), nil
 }
 
-// GetUntilEmpty waits, as [Queue.Get], until there is at least one item, then
-// removes and returns all of them, oldest first, in a new slice. Its errors
-// are Get's.
-func (q *Queue[T]) GetUntilEmpty(ctx context.Context) ([]T, error) {
+// GetUntilEmpty waits, as [Queue.Get], until there is at least one item,
+// then empties the queue and returns the newest item, dropping the older
+// ones, as hat's Queue.get_until_empty does: a getter that only cares about
+// the latest state skips what it has fallen behind on. Its errors are Get's.
+// [Queue.GetAll] returns every item instead.
+func (q *Queue[T]) GetUntilEmpty(ctx context.Context) (T, error) {
+	var zero T
+	q.mu.Lock()
+	if q.n == 0 {
+		if q.closed {
+			q.mu.Unlock()
+			return zero, ErrClosed
+		}
+		return q.wait(ctx, &q.getters, zero) // handed over while empty: the newest
+	}
+	v := q.buf[(q.head+q.n-1)&(len(q.buf)-1)]
+	q.clearLocked()
+	q.mu.Unlock()
+	return v, nil
+}
+
+// GetAll waits, as [Queue.Get], until there is at least one item, then
+// removes and returns all of them, oldest first, in a new slice: one wake-up
+// for a whole batch. Its errors are Get's.
+func (q *Queue[T]) GetAll(ctx context.Context) ([]T, error) {
 	q.mu.Lock()
 	if q.n == 0 {
 		if q.closed {
@@ -146,14 +167,19 @@ func (q *Queue[T]) GetUntilEmpty(ctx context.Context) ([]T, error) {
 	out := make([]T, q.n)
 	k := copy(out, q.buf[q.head:min(q.head+q.n, len(q.buf))])
 	copy(out[k:], q.buf[:q.n-k])
+	q.clearLocked()
+	q.mu.Unlock()
+	return out, nil
+}
+
+// clearLocked empties the buffer and admits waiting putters. q.mu is held.
+func (q *Queue[T]) clearLocked() {
 	clear(q.buf)
 	q.head, q.n = 0, 0
 	if len(q.buf) > shrinkCap {
 		q.buf = nil
 	}
 	q.admit()
-	q.mu.Unlock()
-	return out, nil
 }
 
 // Len returns the number of items in the queue.

@@ -134,6 +134,9 @@ func TestQueueSizes(t *testing.T) {
 	if _, err := q.GetUntilEmpty(t.Context()); !errors.Is(err, aio.ErrClosed) {
 		t.Errorf("GetUntilEmpty on closed, drained queue = %v, want ErrClosed", err)
 	}
+	if _, err := q.GetAll(t.Context()); !errors.Is(err, aio.ErrClosed) {
+		t.Errorf("GetAll on closed, drained queue = %v, want ErrClosed", err)
+	}
 }
 
 func TestQueuePutWaitsWhileFull(t *testing.T) {
@@ -307,9 +310,13 @@ func TestQueueCancelLeavesQueueConsistent(t *testing.T) {
 			_, err := q.GetUntilEmpty(ctx)
 			getErr <- err
 		}()
+		go func() {
+			_, err := q.GetAll(ctx)
+			getErr <- err
+		}()
 		synctest.Wait()
 		cancel()
-		for range 2 {
+		for range 3 {
 			if err := <-getErr; err != context.Canceled {
 				t.Fatalf("cancelled Get = %v, want context.Canceled", err)
 			}
@@ -388,7 +395,7 @@ func TestQueueCancelWhileWoken(t *testing.T) {
 	})
 }
 
-func TestQueueGetUntilEmpty(t *testing.T) {
+func TestQueueGetAll(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		q := aio.NewQueue[int](4)
 		// Move the ring's head so the items wrap around the buffer's end.
@@ -409,32 +416,81 @@ func TestQueueGetUntilEmpty(t *testing.T) {
 			}()
 			synctest.Wait()
 		}
-		got, err := q.GetUntilEmpty(t.Context())
+		got, err := q.GetAll(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff([]int{2, 3, 4, 5}, got); diff != "" {
-			t.Errorf("GetUntilEmpty (-want +got):\n%s", diff)
+			t.Errorf("GetAll (-want +got):\n%s", diff)
 		}
 		synctest.Wait() // both putters found room at once
-		got, err = q.GetUntilEmpty(t.Context())
+		got, err = q.GetAll(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff([]int{6, 7}, got); diff != "" {
-			t.Errorf("GetUntilEmpty after putters (-want +got):\n%s", diff)
+			t.Errorf("GetAll after putters (-want +got):\n%s", diff)
 		}
 
 		// It waits for at least one item.
 		res := make(chan []int)
+		go func() {
+			v, _ := q.GetAll(t.Context())
+			res <- v
+		}()
+		synctest.Wait()
+		q.PutNowait(8)
+		if diff := cmp.Diff([]int{8}, <-res); diff != "" {
+			t.Errorf("waiting GetAll (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// GetUntilEmpty is hat's get_until_empty: the newest item, the queue
+// emptied.
+func TestQueueGetUntilEmpty(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := aio.NewQueue[int](4)
+		for i := range 3 {
+			q.PutNowait(i)
+		}
+		q.GetNowait()
+		q.GetNowait()
+		for i := 3; i < 6; i++ { // wraps around the ring's end
+			q.PutNowait(i)
+		}
+		// A putter waits for room; emptying lets it in, after the newest
+		// item was taken.
+		go func() {
+			if err := q.Put(t.Context(), 6); err != nil {
+				t.Error(err)
+			}
+		}()
+		synctest.Wait()
+		if v, err := q.GetUntilEmpty(t.Context()); v != 5 || err != nil {
+			t.Fatalf("GetUntilEmpty = %d, %v; want 5", v, err)
+		}
+		synctest.Wait()
+		if n := q.Len(); n != 1 {
+			t.Fatalf("Len after GetUntilEmpty with a waiting putter = %d, want 1", n)
+		}
+		if v, err := q.GetUntilEmpty(t.Context()); v != 6 || err != nil {
+			t.Fatalf("GetUntilEmpty = %d, %v; want 6", v, err)
+		}
+
+		// It waits for at least one item.
+		res := make(chan int)
 		go func() {
 			v, _ := q.GetUntilEmpty(t.Context())
 			res <- v
 		}()
 		synctest.Wait()
 		q.PutNowait(8)
-		if diff := cmp.Diff([]int{8}, <-res); diff != "" {
-			t.Errorf("waiting GetUntilEmpty (-want +got):\n%s", diff)
+		if v := <-res; v != 8 {
+			t.Errorf("waiting GetUntilEmpty = %d, want 8", v)
+		}
+		if n := q.Len(); n != 0 {
+			t.Errorf("Len = %d, want 0", n)
 		}
 	})
 }
@@ -635,7 +691,7 @@ func TestQueueStress(t *testing.T) {
 								return
 							}
 						case 1:
-							vs, err := q.GetUntilEmpty(context.Background())
+							vs, err := q.GetAll(context.Background())
 							if errors.Is(err, aio.ErrClosed) {
 								return
 							}

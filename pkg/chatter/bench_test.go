@@ -94,7 +94,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		accepted := make(chan *chatter.Conn, n)
-		srv, err := chatter.Listen(ctx, testRepo, "tcp+sbs://127.0.0.1:0", func(c *chatter.Conn) { accepted <- c })
+		srv, err := chatter.Listen(ctx, testRepo, "tcp+sbs://127.0.0.1:0", func(_ context.Context, c *chatter.Conn) { accepted <- c })
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -117,8 +117,8 @@ func BenchmarkIdleConnections(b *testing.B) {
 			c.Close()
 		}
 		for _, c := range clients {
-			<-c.Closed()
+			<-c.Done()
 		}
-		srv.Shutdown(ctx)
+		srv.Close()
 	}
 }

@@ -184,11 +184,7 @@ func TestMessagesReadBeforeEndAreDelivered(t *testing.T) {
 	}
 	client.Close()
 	// Wait for the server side to see the end before reading anything.
-	select {
-	case <-server.Closing():
-	case <-ctx.Done():
-		t.Fatal("server did not see the end of stream")
-	}
+	waitEnded(t, server)
 	var got int64
 	for m := range server.Messages() {
 		if m.Data.Data != got {

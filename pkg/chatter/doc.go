@@ -4,18 +4,29 @@
 //
 // # Where to start
 //
-// A client calls [Connect]; a server calls [Listen] with a function that
-// receives each accepted [Conn]. Both take an [sbs.Repository] holding the
-// payload types (build it with sbs.NewRepository; the protocol's own Hat and
-// HatPing modules are handled internally and also available as
-// [SBSRepository]).
+// A client calls [Connect]; a server calls [Listen] (or [NewServer] on a
+// listener of its own) with a [Handler] that receives each accepted
+// [Conn]. Both take an [sbs.Repository] holding the payload types (build it
+// with sbs.NewRepository; the protocol's own Hat and HatPing modules are
+// handled internally and also available as [SBSRepository]).
 //
 //	conn, err := chatter.Connect(ctx, repo, "tcp+sbs://127.0.0.1:23012")
 //	...
+//	defer conn.Close()
 //	conv, err := conn.Send(ctx, chatter.Data{Module: "Example", Type: "Msg", Data: int64(123)})
 //	for msg := range conn.Messages() {
 //		// msg.Data, msg.Conv, msg.First, msg.Last, msg.Token
 //	}
+//	return conn.Wait(ctx) // nil when this side closed it, else why it ended
+//
+// The files follow the concepts: msg.go holds [Data], [Msg] and
+// [Conversation]; conn.go [Conn] and dialing; lifecycle.go how a
+// connection ends; send.go [Conn.Send] and [Conn.Request]; read.go the
+// reader and payload decoding; write.go the outbox and the writer;
+// supervisor.go the goroutine that owns conversation state and delivery;
+// conversation.go the send options and timeouts; ping.go the keepalive;
+// envelope.go and frame.go the wire format; wire.go the two generations;
+// server.go [Server]; options.go and errors.go the rest.
 //
 // # Conversations
 //
@@ -23,29 +34,57 @@
 // first message and by which side started it. [Conn.Send] starts a new
 // conversation unless given [InConversation]; [Last] and [Token] set the
 // message's flags and [ConversationTimeout] arms a timeout that any further
-// message of the conversation cancels. [Conn.Request] sends the first
-// message of a conversation and returns the peer's first reply to it.
+// message of the conversation, in either direction, cancels. [Conn.Request]
+// sends the first message of a conversation and returns the peer's first
+// reply to it; a reply is delivered exactly once, to Request or, if
+// Request gave up first, to Messages.
 //
 // # Lifecycle and concurrency
 //
-// A Conn runs three goroutines in its [aio.Group]: a reader that decodes
-// frames (and answers pings), a writer that alone writes the socket and
-// coalesces whatever was queued while it wrote, and a supervisor that owns
-// conversation timeouts, pending requests and delivery to [Conn.Messages].
-// A fourth runs conversation timeout callbacks one at a time. Send and
-// Request may be called from any goroutine; received messages arrive in
-// order on one channel. [Conn.Close] stops all of them and [Conn.Wait]
-// returns once they have ended. A Server's connections are child groups of
-// the server's group, so closing the server closes them (unless
-// [WithKeepConnections]).
+// A Conn runs three goroutines: a reader that decodes frames (and answers
+// pings), a writer that alone writes the socket and coalesces whatever was
+// queued while it wrote, and a supervisor that alone owns conversation
+// timeouts, pending requests, the keepalive and delivery to
+// [Conn.Messages]; the others send it events. A fourth, started with the
+// first conversation timeout that fires, runs the callbacks one at a time.
+// Send and Request may be called from any goroutine; received messages
+// arrive in order on one channel.
+//
+// The lifecycle is the types' own methods, the [aio.Resource] set:
+// [Conn.Close] ends the connection and waits for its goroutines,
+// [Conn.Done] and [Conn.Wait] report that they have ended, [Conn.Err] says
+// whether and why the connection is over (always matching [ErrClosed]),
+// and [Conn.Context] is cancelled when it begins closing. A connection
+// ends in one of three ways:
+//
+//   - Close (or its server's Close): what was queued is flushed, for at
+//     most [WithFlushTimeout]; received messages not yet delivered are
+//     dropped; Close and Wait return nil.
+//   - A failure (a socket error, an unanswered ping): the socket closes at
+//     once; what had been read is still delivered.
+//   - The peer ends its stream or sends a frame that breaks the protocol
+//     (or a server's Shutdown stops reading): everything read before is
+//     delivered, Messages closes, and replies the application sends within
+//     [WithReplyGrace] of taking the last message are still written before
+//     the socket closes. Like HTTP/2's GOAWAY, a burst that ends badly — a
+//     newer peer's unknown message type, say — still gets its earlier
+//     requests answered.
+//
+// [Server.Close] stops accepting, closes the connections it owns and waits
+// for them; it does not wait for handlers, which get their connection's
+// context cancelled and its Messages closed; [Server.Wait] and
+// [Server.Done] cover the handlers too. [Server.Shutdown] is graceful: it
+// stops accepting and lets every connection answer what it had read.
 //
 // # Errors
 //
 // Calls on an ended connection return errors that match [ErrClosed] with
 // errors.Is and also the reason the connection ended, which [Conn.Err]
-// reports: [ErrPeerClosed], [ErrPingTimeout], [ErrProtocol] (undecodable
-// frames, unknown payload types), [ErrMessageTooLarge], or a socket error.
-// Malformed addresses give an [*AddressError] matching [ErrAddress].
+// reports: [ErrPeerClosed], [ErrPingTimeout], [ErrFrameTimeout],
+// [ErrProtocol] (undecodable frames, unknown payload types; a
+// [*WireMismatchError] for a peer of the other generation),
+// [ErrMessageTooLarge], or a socket error. Malformed addresses give an
+// [*AddressError] matching [ErrAddress].
 //
 // # Wire generations
 //

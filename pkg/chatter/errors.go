@@ -46,19 +46,22 @@ func (e *AddressError) Error() string {
 // Unwrap lets errors.Is(err, ErrAddress) match.
 func (e *AddressError) Unwrap() error { return ErrAddress }
 
-// closedError is what calls on an ended connection return: it matches
-// ErrClosed and also the reason the connection ended.
-type closedError struct{ cause error }
+// closedError is what calls on an ended connection return, and what Err
+// reports: it matches ErrClosed and also the reason the connection ended.
+type closedError struct {
+	cause error // why; nil or ErrClosed for a local close
+	local bool  // the connection was closed by this side
+}
 
 func (e *closedError) Error() string {
-	if e.cause == nil || errors.Is(e.cause, ErrClosed) {
+	if e.cause == nil || e.cause == ErrClosed {
 		return ErrClosed.Error()
 	}
 	return ErrClosed.Error() + ": " + e.cause.Error()
 }
 
 func (e *closedError) Unwrap() []error {
-	if e.cause == nil {
+	if e.cause == nil || e.cause == ErrClosed {
 		return []error{ErrClosed}
 	}
 	return []error{ErrClosed, e.cause}

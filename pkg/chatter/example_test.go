@@ -22,7 +22,7 @@ func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	srv, err := chatter.Listen(ctx, repo, "tcp+sbs://127.0.0.1:0", func(conn *chatter.Conn) {
+	srv, err := chatter.Listen(ctx, repo, "tcp+sbs://127.0.0.1:0", func(_ context.Context, conn *chatter.Conn) {
 		for msg := range conn.Messages() {
 			n := msg.Data.Data.(int64)
 			reply := chatter.Data{Module: "Example", Type: "Number", Data: 2 * n}
@@ -34,13 +34,13 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer srv.Shutdown(ctx)
+	defer srv.Close()
 
 	conn, err := chatter.Connect(ctx, repo, srv.Addresses()[0])
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer conn.Shutdown(ctx)
+	defer conn.Close()
 
 	for _, n := range []int64{21, 50} {
 		reply, err := conn.Request(ctx, chatter.Data{Module: "Example", Type: "Number", Data: n})
@@ -54,45 +54,54 @@ func Example() {
 	// 50 -> 100 in conversation 2
 }
 
-// Reading with errgroup: one goroutine consumes conn.Messages() until the
-// connection ends, another sends; the group waits for both.
+// Composing with errgroup: one goroutine reads what the server starts,
+// until the connection ends; another makes requests, then closes the
+// connection. Close and Wait return nil for a connection this side closed,
+// so the group's Wait is nil on success and the first failure otherwise:
+// a peer that went away, a ping timeout, a request that failed.
 func Example_errgroup() {
-	repo := sbs.MustRepository(sbs.Text("module Example\nText = String\n"))
+	repo := sbs.MustRepository(sbs.Text("module Example\nNumber = Integer\n"))
+	number := func(n int64) chatter.Data { return chatter.Data{Module: "Example", Type: "Number", Data: n} }
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	srv, err := chatter.Listen(ctx, repo, "tcp+sbs://127.0.0.1:0", func(conn *chatter.Conn) {
-		for _, word := range []string{"one", "two", "three"} {
-			conn.Send(ctx, chatter.Data{Module: "Example", Type: "Text", Data: word})
+	srv, err := chatter.Listen(ctx, repo, "tcp+sbs://127.0.0.1:0", func(ctx context.Context, conn *chatter.Conn) {
+		for msg := range conn.Messages() {
+			conn.Send(ctx, number(2*msg.Data.Data.(int64)), chatter.InConversation(msg.Conv))
 		}
-		conn.Drain(ctx)
-		conn.Close() // the client's Messages channel closes after "three"
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer srv.Shutdown(ctx)
+	defer srv.Close()
 
 	conn, err := chatter.Connect(ctx, repo, srv.Addresses()[0])
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer conn.Shutdown(ctx)
 
-	var g errgroup.Group
-	g.Go(func() error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { // the reader: messages the server starts
 		for msg := range conn.Messages() {
-			fmt.Println(msg.Data.Data)
+			fmt.Println("notice:", msg.Data.Data)
+		}
+		return conn.Wait(gctx) // why it ended: nil, as this side closed it
+	})
+	g.Go(func() error { // the writer
+		defer conn.Close()
+		for _, n := range []int64{1, 2, 3} {
+			reply, err := conn.Request(gctx, number(n))
+			if err != nil {
+				return err // wraps chatter.ErrClosed once the connection has ended
+			}
+			fmt.Println(n, "->", reply.Data.Data)
 		}
 		return nil
 	})
-	if err := g.Wait(); err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println("ended:", conn.Err())
+	fmt.Println("group:", g.Wait())
 	// Output:
-	// one
-	// two
-	// three
-	// ended: chatter: connection closed by peer
+	// 1 -> 2
+	// 2 -> 4
+	// 3 -> 6
+	// group: <nil>
 }

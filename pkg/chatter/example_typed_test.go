@@ -32,8 +32,8 @@ Order = Tuple { id: Integer, items: Array(String), note: Maybe(String) }
 	client, _ := chatter.NewConn(a, repo, chatter.WithPingTimeout(0))
 	server, _ := chatter.NewConn(b, repo, chatter.WithPingTimeout(0), chatter.WithRawPayloads())
 	ctx := context.Background()
-	defer client.Shutdown(ctx)
-	defer server.Shutdown(ctx)
+	defer client.Close()
+	defer server.Close()
 
 	order := Order{ID: 7, Items: []string{"tea", "cake"}}
 	if _, err := client.Send(ctx, chatter.Data{Module: "Shop", Type: "Order", Data: orders.Value(&order)}); err != nil {

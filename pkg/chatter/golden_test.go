@@ -188,11 +188,11 @@ func TestGoldenTranscriptsLive(t *testing.T) {
 			defer cancel()
 			off := chatter.WithPingTimeout(0)
 			accepted := make(chan *chatter.Conn, 1)
-			srv, err := chatter.Listen(ctx, repo, "tcp+sbs://127.0.0.1:0", func(c *chatter.Conn) { accepted <- c }, off)
+			srv, err := chatter.Listen(ctx, repo, "tcp+sbs://127.0.0.1:0", func(_ context.Context, c *chatter.Conn) { accepted <- c }, off)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer shutdown(t, srv.Shutdown)
+			defer closeServer(t, srv)
 
 			// The proxy: one connection, both directions recorded.
 			pl, err := net.Listen("tcp", "127.0.0.1:0")

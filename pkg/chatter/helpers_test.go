@@ -65,11 +65,11 @@ func pair(t testing.TB, transport string, opts ...chatter.Option) (client, serve
 			srvOpts = append(srvOpts, chatter.WithPEMFile(pemFile))
 		}
 		conns := make(chan *chatter.Conn, 1)
-		srv, err := chatter.Listen(ctx, testRepo, addr, func(c *chatter.Conn) { conns <- c }, srvOpts...)
+		srv, err := chatter.Listen(ctx, testRepo, addr, func(_ context.Context, c *chatter.Conn) { conns <- c }, srvOpts...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { shutdown(t, srv.Group().Shutdown) })
+		t.Cleanup(func() { closeServer(t, srv) })
 		if client, err = chatter.Connect(ctx, testRepo, srv.Addresses()[0], cliOpts...); err != nil {
 			t.Fatal(err)
 		}
@@ -84,18 +84,42 @@ func pair(t testing.TB, transport string, opts ...chatter.Option) (client, serve
 	t.Cleanup(func() {
 		client.Close()
 		server.Close()
-		shutdown(t, client.Wait)
-		shutdown(t, server.Wait)
 	})
 	return client, server
 }
 
+// shutdown calls wait (a Wait or Shutdown method) and fails the test if
+// it does not return within 10 s; the reason the thing ended is not its
+// business.
 func shutdown(t testing.TB, wait func(context.Context) error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := wait(ctx); err != nil {
+	if err := wait(ctx); ctx.Err() != nil {
 		t.Errorf("waiting for close: %v", err)
+	}
+}
+
+// closeServer closes srv, failing the test if Close fails.
+func closeServer(t testing.TB, srv *chatter.Server) {
+	t.Helper()
+	if err := srv.Close(); err != nil {
+		t.Errorf("server Close: %v", err)
+	}
+}
+
+// waitEnded waits until c reports that it is over (Err is set), failing
+// the test after 10 s. Reading may have ended while messages are still to
+// be delivered: Err is set at once, the Context only after the reply
+// grace.
+func waitEnded(t testing.TB, c *chatter.Conn) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Err() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("connection did not end")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"testing"
-	"time"
 
 	"github.com/gochatter/gochatter/pkg/chatter"
 )
@@ -30,11 +29,7 @@ func rawPeer(t *testing.T, opts ...chatter.Option) (*chatter.Conn, net.Conn) {
 
 func waitErr(t *testing.T, c *chatter.Conn) error {
 	t.Helper()
-	select {
-	case <-c.Closing():
-	case <-time.After(10 * time.Second):
-		t.Fatal("connection did not end")
-	}
+	waitEnded(t, c)
 	return c.Err()
 }
 

@@ -46,7 +46,7 @@ func TestFrameReadTimeoutClosesTrickler(t *testing.T) {
 				time.Sleep(time.Second)
 			}
 		}()
-		<-c.Closing()
+		waitEnded(t, c)
 		if !errors.Is(c.Err(), chatter.ErrFrameTimeout) {
 			t.Errorf("Err = %v, want ErrFrameTimeout", c.Err())
 		}
@@ -54,7 +54,7 @@ func TestFrameReadTimeoutClosesTrickler(t *testing.T) {
 			t.Errorf("closed after %v, want within the 5s timeout of the first byte", d)
 		}
 		c.Close()
-		<-c.Closed()
+		<-c.Done()
 		b.Close()
 		<-trickled
 	})
@@ -72,7 +72,7 @@ func TestFrameReadTimeoutDoesNotDelayClose(t *testing.T) {
 		synctest.Wait()
 		start := time.Now()
 		c.Close()
-		<-c.Closed()
+		<-c.Done()
 		if d := time.Since(start); d != 0 {
 			t.Errorf("Close took %v with a frame timer armed", d)
 		}
@@ -83,7 +83,7 @@ func TestFrameReadTimeoutDoesNotDelayClose(t *testing.T) {
 func TestMaxConnections(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	srv, err := chatter.Listen(ctx, testRepo, "tcp+sbs://127.0.0.1:0", func(c *chatter.Conn) {
+	srv, err := chatter.Listen(ctx, testRepo, "tcp+sbs://127.0.0.1:0", func(_ context.Context, c *chatter.Conn) {
 		for m := range c.Messages() {
 			c.Send(ctx, m.Data, chatter.InConversation(m.Conv))
 		}
@@ -91,7 +91,7 @@ func TestMaxConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer shutdown(t, srv.Shutdown)
+	defer closeServer(t, srv)
 	var conns []*chatter.Conn
 	defer func() {
 		for _, c := range conns {
@@ -245,7 +245,7 @@ func TestVerifiedTLS(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			srv, err := chatter.Listen(ctx, testRepo, "ssl+sbs://127.0.0.1:0", func(conn *chatter.Conn) {
+			srv, err := chatter.Listen(ctx, testRepo, "ssl+sbs://127.0.0.1:0", func(_ context.Context, conn *chatter.Conn) {
 				for m := range conn.Messages() {
 					conn.Send(ctx, m.Data, chatter.InConversation(m.Conv))
 				}
@@ -253,7 +253,7 @@ func TestVerifiedTLS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer shutdown(t, srv.Shutdown)
+			defer closeServer(t, srv)
 			conn, err := chatter.Connect(ctx, testRepo, srv.Addresses()[0], chatter.WithTLSConfig(c.client))
 			if err == nil {
 				// TLS 1.3 reports a refused client certificate after the

@@ -42,9 +42,9 @@ func TestDebugLogs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		<-c.Closing()
+		<-c.Context().Done() // the ping timeout closes it at once
 		c.Close()
-		<-c.Closed()
+		<-c.Done()
 		b.Close()
 		synctest.Wait()
 		out := logs.String()

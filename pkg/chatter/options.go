@@ -13,6 +13,8 @@ const (
 	DefaultMaxMessageSize = 64 << 20
 	DefaultSendBufferSize = 1 << 20
 	DefaultPingDelay      = 20 * time.Second
+	DefaultFlushTimeout   = 5 * time.Second
+	DefaultReplyGrace     = time.Second
 )
 
 // Option configures Connect and Listen. Options are applied in order and
@@ -36,6 +38,8 @@ type config struct {
 	pingDelay       time.Duration
 	frameTimeout    time.Duration
 	maxConnections  int
+	flushTimeout    time.Duration
+	replyGrace      time.Duration
 	logger          *slog.Logger
 }
 
@@ -68,6 +72,16 @@ func newConfig(opts []Option) (*config, error) {
 		return nil, fmt.Errorf("chatter: negative ping delay %v", c.pingDelay)
 	case c.wire > WireAuto:
 		return nil, fmt.Errorf("chatter: unknown wire generation %d", c.wire)
+	case c.flushTimeout < 0:
+		return nil, fmt.Errorf("chatter: negative flush timeout %v", c.flushTimeout)
+	case c.replyGrace < 0:
+		return nil, fmt.Errorf("chatter: negative reply grace %v", c.replyGrace)
+	}
+	if c.flushTimeout == 0 {
+		c.flushTimeout = DefaultFlushTimeout
+	}
+	if c.replyGrace == 0 {
+		c.replyGrace = DefaultReplyGrace
 	}
 	if c.logger == nil {
 		c.logger = slog.Default()
@@ -176,4 +190,22 @@ func WithMaxConnections(n int) Option {
 // default is slog.Default().
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) { c.logger = l })
+}
+
+// WithFlushTimeout bounds how long closing a connection ([Conn.Close], a
+// server's Close, the end of the reply grace) spends writing what was
+// already queued to a peer that does not read; what is left after it is
+// dropped. The default is 5 s; 0 means the default.
+func WithFlushTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.flushTimeout = d })
+}
+
+// WithReplyGrace sets how long a connection whose reading has ended — the
+// peer ended its stream or sent a frame that breaks the protocol, or a
+// server's Shutdown stopped it — stays open for writing after the
+// application has taken the last message read: replies sent within it are
+// still written, then the connection closes. The default is 1 s; 0 means
+// the default.
+func WithReplyGrace(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.replyGrace = d })
 }

@@ -5,30 +5,40 @@ import (
 	"time"
 )
 
-// keepalive is the supervisor's ping timer, in the connection's generation:
+// keepalive is a connection's ping, in its generation. All of it lives
+// here, and it belongs to the supervisor goroutine:
 //
-//   - legacy: every ping timeout T a ping in a new conversation whose
-//     conversation timeout is T; the pong (any message of that
-//     conversation) disarms it, expiry closes the connection.
-//   - current: a ping after the ping delay D has passed with nothing
-//     received; then anything received within T restarts the idle wait,
-//     and nothing closes the connection.
+//   - legacy: every ping timeout T a HatPing.MsgPing in a new conversation
+//     with last = false; the pong (any message of that conversation) ends
+//     the wait, and a ping still unanswered when the next is due — T after
+//     it was sent — closes the connection with ErrPingTimeout. The peer's
+//     pings are answered by the reader.
+//   - current: a HatChatter.Ping after the ping delay D has passed with
+//     nothing received; then anything received within T restarts the idle
+//     wait, and nothing closes the connection.
 //
-// It belongs to the supervisor goroutine.
+// Keepalive starts once the wire generation is known and stops when
+// reading ends: with the reader gone nothing could answer, and the peer
+// would be blamed for our own end.
 type keepalive struct {
-	c        <-chan time.Time // fires for the supervisor's select; nil when off
-	ticker   *time.Ticker     // legacy
-	timer    *time.Timer      // current
-	current  bool
+	c      <-chan time.Time // fires for the supervisor's select; nil when off
+	ticker *time.Ticker     // legacy
+	timer  *time.Timer      // current
+
+	current bool
+	timeout time.Duration
+	// awaiting: a ping is out and its answer has not come.
+	awaiting bool
+	// legacy: the ping's conversation.
+	pingConv convKey
+	// current: the idle delay, and when anything last arrived.
 	delay    time.Duration
-	timeout  time.Duration
 	lastRecv time.Time
-	awaiting bool // current: a ping is out and nothing has arrived since
 }
 
 func (k *keepalive) start(c *Conn) {
 	cfg := c.cfg
-	if c.wire == WireCurrent {
+	if c.Wire() == WireCurrent {
 		if cfg.pingDelay <= 0 {
 			return
 		}
@@ -42,6 +52,7 @@ func (k *keepalive) start(c *Conn) {
 		return
 	}
 	if cfg.pingTimeout > 0 {
+		k.timeout = cfg.pingTimeout
 		k.ticker = time.NewTicker(cfg.pingTimeout)
 		k.c = k.ticker.C
 	}
@@ -54,11 +65,14 @@ func (k *keepalive) stop() {
 	if k.timer != nil {
 		k.timer.Stop()
 	}
+	k.c = nil
+	k.awaiting = false
 }
 
-// received notes that a batch of frames arrived. The idle wait is measured
-// lazily from lastRecv when the timer fires, so steady traffic costs no
-// timer resets; only the end of a ping's wait restarts the timer here.
+// received notes that a batch of frames arrived. On the current wire the
+// idle wait is measured lazily from lastRecv when the timer fires, so
+// steady traffic costs no timer resets; only the end of a ping's wait
+// restarts the timer here.
 func (k *keepalive) received() {
 	if !k.current {
 		return
@@ -70,47 +84,44 @@ func (k *keepalive) received() {
 	}
 }
 
-// keepalive handles the keepalive timer firing.
-func (s *supervisor) keepalive(ctx context.Context, now time.Time) {
+// heard notes a message of conversation key: on the legacy wire, one of
+// the ping's conversation answers it.
+func (k *keepalive) heard(key convKey) {
+	if k.awaiting && !k.current && key == k.pingConv {
+		k.awaiting = false
+	}
+}
+
+// fire handles the keepalive timer; it returns ErrPingTimeout when the
+// peer has not answered in time.
+func (s *supervisor) fireKeepalive(ctx context.Context, now time.Time) error {
 	k := &s.ka
-	if !k.current {
-		s.ping(ctx)
-		return
-	}
 	if k.awaiting {
-		// Nothing at all arrived within the timeout after our ping.
+		// Legacy: the ping sent one period ago has no answer. Current:
+		// nothing at all arrived within the timeout after our ping.
 		s.c.log.Debug("chatter: ping timeout", "local", s.c.local, "remote", s.c.remote, "timeout", k.timeout)
-		s.c.Group().CloseWithCause(ErrPingTimeout)
-		return
+		return ErrPingTimeout
 	}
-	if idle := now.Sub(k.lastRecv); idle < k.delay {
-		k.timer.Reset(k.delay - idle)
-		return
-	}
-	e := envelope{module: "HatChatter", typ: "Ping", token: true, owner: true, current: true}
-	if err := s.c.out.enqueue(ctx, s.c.closing, &e, true, queueControl); err != nil {
-		return // closing
+	if k.current {
+		if idle := now.Sub(k.lastRecv); idle < k.delay {
+			k.timer.Reset(k.delay - idle)
+			return nil
+		}
+		e := envelope{module: "HatChatter", typ: "Ping", token: true, owner: true, current: true}
+		if s.c.out.enqueue(ctx, s.c.group.Closing(), &e, sendMeta{newConv: true, control: true}) != nil {
+			return nil // closing
+		}
+		k.timer.Reset(k.timeout)
+	} else {
+		// HatPing.MsgPing as a new conversation with last = false; the
+		// peer answers with MsgPong in the same conversation.
+		e := envelope{module: "HatPing", typ: "MsgPing", token: true, owner: true}
+		if s.c.out.enqueue(ctx, s.c.group.Closing(), &e, sendMeta{newConv: true, control: true}) != nil {
+			return nil // closing
+		}
+		k.pingConv = convKey{first: e.first, owner: true}
 	}
 	s.c.stats.pingsOut.Add(1)
 	k.awaiting = true
-	k.timer.Reset(k.timeout)
-}
-
-// ping sends HatPing.MsgPing as a new conversation with last = false and
-// arms that conversation's timeout: the peer answers with MsgPong in the
-// same conversation, and if nothing of it arrives within the ping timeout
-// the connection closes with ErrPingTimeout. A ping still waiting for its
-// pong when the next one is due is left to time out on its own.
-func (s *supervisor) ping(ctx context.Context) {
-	if s.pinging {
-		return
-	}
-	e := envelope{module: "HatPing", typ: "MsgPing", token: true, owner: true}
-	if err := s.c.out.enqueue(ctx, s.c.closing, &e, true, queueControl); err != nil {
-		return // closing
-	}
-	s.c.stats.pingsOut.Add(1)
-	s.pingConv = convKey{first: e.first, owner: true}
-	s.pinging = true
-	s.arm(s.pingConv, time.Now().Add(s.c.cfg.pingTimeout), nil)
+	return nil
 }

@@ -8,29 +8,60 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gochatter/gochatter/pkg/aio"
 	"github.com/gochatter/gochatter/pkg/sbs"
 )
 
-// Server accepts Chatter connections. Each accepted connection is handed to
-// the onConn function given to [Listen], which runs on a goroutine of that
-// connection (so it may block, for example ranging over conn.Messages()).
-// By default every accepted connection belongs to the server's group and
-// closing the server closes them; see [WithKeepConnections].
+// A Handler serves one accepted connection. It runs on a goroutine of its
+// own, so it may block, typically ranging over conn.Messages() until the
+// connection ends. ctx is the connection's [Conn.Context]: it is cancelled
+// when the connection begins closing, including when the server closes it.
+//
+// The connection does not depend on the handler: it stays open when the
+// handler returns (the handler may have handed it to other goroutines), and
+// closing it never waits for the handler, so a handler that is stuck cannot
+// hold up [Conn.Close].
+type Handler func(ctx context.Context, conn *Conn)
+
+// Server accepts Chatter connections and hands each to its [Handler].
+//
+// Its lifecycle is its own methods. [Server.Close] stops accepting, closes
+// every connection it owns and waits for them; [Server.Shutdown] stops
+// accepting and lets the connections finish what they had read first;
+// [Server.Done] is closed, and [Server.Wait] returns, once the server and
+// every handler it started have returned. With [WithKeepConnections] the
+// accepted connections, and their handlers, outlive the server.
+//
+// All methods are safe for concurrent use.
 type Server struct {
-	aio.Lifecycle
-	addresses []string
-	open      atomic.Int64 // connections whose sockets are open
+	repo     *sbs.Repository
+	cfg      *config
+	tls      *tls.Config
+	handler  Handler
+	scheme   scheme
+	addrs    []string
+	ls       []net.Listener
+	open     atomic.Int64 // connections whose sockets are open
+	group    *aio.Group   // everything; Done is its Closed
+	accept   *aio.Group   // accept loops and handshakes
+	conns    *aio.Group   // parent of every owned connection's group
+	handlers *aio.Group   // handler goroutines of owned connections
+
+	mu       sync.Mutex
+	live     map[*Conn]struct{} // owned connections, for Shutdown
+	running  int                // handlers of owned connections still running
+	draining bool               // Shutdown began: connections just made are closed
 }
 
 // Listen starts a server on address (tcp+sbs://HOST:PORT or
-// ssl+sbs://HOST:PORT). Port 0 picks a free port; a host name that resolves
-// to several addresses gives one listening socket each; an empty host
-// listens on every interface. ctx bounds resolving and binding only.
-// ssl+sbs needs WithPEMFile (the server's certificate and key) or
-// WithTLSConfig.
-func Listen(ctx context.Context, repo *sbs.Repository, addr string, onConn func(*Conn), opts ...Option) (*Server, error) {
+// ssl+sbs://HOST:PORT) and hands each accepted connection to handler. Port
+// 0 picks a free port; a host name that resolves to several addresses gives
+// one listening socket each; an empty host listens on every interface. ctx
+// bounds resolving and binding only. ssl+sbs needs WithPEMFile (the
+// server's certificate and key) or WithTLSConfig.
+func Listen(ctx context.Context, repo *sbs.Repository, addr string, handler Handler, opts ...Option) (*Server, error) {
 	a, err := parseAddress(addr)
 	if err != nil {
 		return nil, err
@@ -68,42 +99,80 @@ func Listen(ctx context.Context, repo *sbs.Repository, addr string, onConn func(
 		}
 		listeners = append(listeners, l)
 	}
-	g := aio.NewGroup(aio.WithErrorHandler(logHandler(cfg.logger)))
-	s := &Server{Lifecycle: aio.NewLifecycle(g)}
-	for _, l := range listeners {
-		s.addresses = append(s.addresses, formatAddress(a.scheme, l.Addr()))
+	return serve(repo, listeners, a.scheme, tlsCfg, cfg, handler), nil
+}
+
+// NewServer serves Chatter on a listener the caller made: one from a
+// systemd socket, an in-memory listener in tests, a Unix socket. The server
+// owns l from then on and closes it when it closes. Connections are plain
+// unless the options configure TLS (WithTLSConfig, or WithPEMFile), in
+// which case each accepted connection does the TLS handshake first; a
+// listener that already yields *tls.Conn (tls.NewListener) has its
+// handshakes done the same way.
+func NewServer(repo *sbs.Repository, l net.Listener, handler Handler, opts ...Option) (*Server, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	s := schemeTCP
+	var tlsCfg *tls.Config
+	if cfg.tlsConfig != nil || cfg.pemFile != "" {
+		if tlsCfg, err = cfg.serverTLS(); err != nil {
+			return nil, err
+		}
+		s = schemeSSL
+	}
+	return serve(repo, []net.Listener{l}, s, tlsCfg, cfg, handler), nil
+}
+
+func serve(repo *sbs.Repository, listeners []net.Listener, s scheme, tlsCfg *tls.Config, cfg *config, handler Handler) *Server {
+	g := aio.NewGroup()
+	srv := &Server{
+		repo:     repo,
+		cfg:      cfg,
+		tls:      tlsCfg,
+		handler:  handler,
+		scheme:   s,
+		group:    g,
+		accept:   g.NewChild(),
+		conns:    g.NewChild(),
+		handlers: g.NewChild(),
+		live:     make(map[*Conn]struct{}),
 	}
 	for _, l := range listeners {
-		acc := &acceptor{s: s, l: l, repo: repo, cfg: cfg, tls: tlsCfg, scheme: a.scheme, onConn: onConn}
-		if err := g.Spawn(acc.run); err != nil {
+		srv.addrs = append(srv.addrs, formatAddress(s, l.Addr()))
+	}
+	srv.ls = listeners
+	for _, l := range listeners {
+		if err := srv.accept.Spawn(func(ctx context.Context) error { return srv.acceptLoop(ctx, l) }); err != nil {
 			l.Close()
 		}
 	}
-	return s, nil
+	return srv
+}
+
+// stopAccepting closes the listening sockets, which ends the accept loops,
+// and cancels the handshakes in progress. Whoever decides that the server
+// stops calls it: no goroutine watches for that.
+func (s *Server) stopAccepting(cause error) {
+	s.accept.CloseWithCause(cause)
+	for _, l := range s.ls {
+		l.Close()
+	}
 }
 
 // Addresses lists the addresses the server is bound to, one per listening
 // socket, with port 0 resolved to the real port.
-func (s *Server) Addresses() []string { return append([]string(nil), s.addresses...) }
+func (s *Server) Addresses() []string { return append([]string(nil), s.addrs...) }
 
-// acceptor runs one listening socket's accept loop.
-type acceptor struct {
-	s      *Server
-	l      net.Listener
-	repo   *sbs.Repository
-	cfg    *config
-	tls    *tls.Config
-	scheme scheme
-	onConn func(*Conn)
-}
+// OpenConnections is the number of accepted connections whose sockets are
+// still open.
+func (s *Server) OpenConnections() int { return int(s.open.Load()) }
 
-func (a *acceptor) run(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() { a.l.Close() })
-	defer stop()
-	defer a.l.Close()
-	g := a.s.Group()
+// acceptLoop runs one listening socket.
+func (s *Server) acceptLoop(ctx context.Context, l net.Listener) error {
 	for {
-		nc, err := a.l.Accept()
+		nc, err := l.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -113,58 +182,223 @@ func (a *acceptor) run(ctx context.Context) error {
 				continue
 			}
 			// The listener is broken: the server cannot go on.
-			g.CloseWithCause(fmt.Errorf("chatter: accept: %w", err))
-			return nil
+			err = fmt.Errorf("chatter: accept: %w", err)
+			s.stopAccepting(err)
+			s.conns.CloseWithCause(err)
+			s.group.CloseWithCause(err)
+			return err
 		}
-		if max := a.cfg.maxConnections; max > 0 && a.s.open.Load() >= int64(max) {
-			a.cfg.logger.Warn("chatter: connection refused: server at its connection limit",
+		if max := s.cfg.maxConnections; max > 0 && s.open.Load() >= int64(max) {
+			s.cfg.logger.Warn("chatter: connection refused: server at its connection limit",
 				"remote", nc.RemoteAddr().String(), "limit", max)
 			nc.Close()
 			continue
 		}
-		a.s.open.Add(1)
-		var cg *aio.Group
-		var parentClosing <-chan struct{}
-		if a.cfg.keepConnections {
-			cg = aio.NewGroup(aio.WithErrorHandler(logHandler(a.cfg.logger)))
-		} else {
-			cg = g.NewChild()
-			parentClosing = g.Closing()
+		s.open.Add(1)
+		var once sync.Once
+		release := func() { once.Do(func() { s.open.Add(-1) }) }
+		// The handshake runs on a goroutine of its own, so that a slow
+		// client cannot stall accepting.
+		if err := s.accept.Spawn(func(ctx context.Context) error { s.start(ctx, nc, release); return nil }); err != nil {
+			nc.Close()
+			release()
 		}
-		a.start(nc, cg, parentClosing)
 	}
 }
 
-// start finishes the TLS handshake (on the connection's own goroutine, so a
-// slow client cannot stall accepting) and runs the connection.
-func (a *acceptor) start(nc net.Conn, cg *aio.Group, parentClosing <-chan struct{}) {
-	var once sync.Once
-	release := func() { once.Do(func() { a.s.open.Add(-1) }) }
-	err := cg.Spawn(func(ctx context.Context) error {
-		if a.tls != nil {
-			tc := tls.Server(nc, a.tls)
-			if err := tc.HandshakeContext(ctx); err != nil {
-				a.cfg.logger.Debug("chatter: TLS handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
-				nc.Close()
-				release()
-				cg.Close()
-				return nil
-			}
-			nc = tc
+// start finishes the TLS handshake, makes the connection and starts its
+// handler.
+func (s *Server) start(ctx context.Context, raw net.Conn, release func()) {
+	nc := raw
+	tc, isTLS := raw.(*tls.Conn)
+	if isTLS {
+		raw = tc.NetConn()
+	} else if s.tls != nil {
+		tc, isTLS = tls.Server(raw, s.tls), true
+	}
+	if isTLS {
+		if err := tc.HandshakeContext(ctx); err != nil {
+			s.cfg.logger.Debug("chatter: TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
+			raw.Close()
+			release()
+			return
 		}
-		c := newConn(nc, a.repo, a.cfg, a.scheme, cg, parentClosing, release)
-		a.cfg.logger.Debug("chatter: connection accepted", "local", c.local, "remote", c.remote)
-		if a.onConn != nil {
-			a.onConn(c)
+		nc = tc
+	}
+	sch := schemeTCP
+	if isTLS {
+		sch = schemeSSL
+	}
+	if s.cfg.keepConnections {
+		c := newConn(nc, raw, s.repo, s.cfg, sch, aio.NewGroup(), release)
+		s.cfg.logger.Debug("chatter: connection accepted", "local", c.local, "remote", c.remote)
+		if s.handler != nil {
+			// The connection outlives the server, and so does its
+			// handler: nothing of the server waits for either.
+			go s.handler(c.Context(), c)
 		}
+		return
+	}
+	s.mu.Lock()
+	if s.draining {
+		s.mu.Unlock()
+		raw.Close()
+		release()
+		return
+	}
+	if s.handler != nil {
+		s.running++
+	}
+	s.mu.Unlock()
+	// The connection leaves the registry when its socket closes, which may
+	// happen before newConn returns (a server closing meanwhile): gone says
+	// so, and the registration below then does not happen.
+	var gone atomic.Bool
+	var made atomic.Pointer[Conn]
+	c := newConn(nc, raw, s.repo, s.cfg, sch, s.conns.NewChild(), func() {
+		release()
+		gone.Store(true)
+		if c := made.Load(); c != nil {
+			s.mu.Lock()
+			delete(s.live, c)
+			s.mu.Unlock()
+		}
+	})
+	made.Store(c)
+	s.mu.Lock()
+	if !gone.Load() {
+		s.live[c] = struct{}{}
+	}
+	s.mu.Unlock()
+	s.cfg.logger.Debug("chatter: connection accepted", "local", c.local, "remote", c.remote)
+	if s.handler == nil {
+		return
+	}
+	err := s.handlers.Spawn(func(context.Context) error {
+		defer s.handlerDone()
+		s.handler(c.Context(), c)
 		return nil
 	})
-	if err != nil {
-		nc.Close()
-		release()
+	if err != nil { // the server is closing, and so is c
+		s.handlerDone()
 	}
 }
 
-// OpenConnections is the number of accepted connections whose sockets are
-// still open.
-func (s *Server) OpenConnections() int { return int(s.open.Load()) }
+func (s *Server) handlerDone() {
+	s.mu.Lock()
+	s.running--
+	s.mu.Unlock()
+}
+
+// Close stops accepting, closes every connection the server owns (not
+// those kept by WithKeepConnections), as [Conn.Close] does, and waits until
+// the accept loops, the handshakes in progress and those connections have
+// ended. It does not wait for the handlers: their contexts are cancelled
+// and their connections' Messages channels closed, so they should return
+// soon, and [Server.Wait] waits for them. Close may be called from a
+// handler. It returns nil, or the error that had stopped the server (a
+// listener that failed).
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+	// The connections first, with this package's ErrClosed as the cause
+	// their contexts report; then everything else.
+	s.stopAccepting(ErrClosed)
+	s.conns.CloseWithCause(ErrClosed)
+	s.group.Close()
+	<-s.accept.Closed()
+	<-s.conns.Closed()
+	return s.result()
+}
+
+// Shutdown stops the server gracefully. It stops accepting; it tells every
+// connection the server owns to stop reading, so that what each had read
+// is delivered and the replies the handlers send within the reply grace
+// ([WithReplyGrace]) are written before it closes; and it waits until every
+// such connection has closed and every handler has returned. If ctx ends
+// first, Shutdown closes what is left as Close does and returns ctx's
+// error. Otherwise it returns what Close would.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopAccepting(ErrClosed)
+	select {
+	case <-s.accept.Closed():
+	case <-ctx.Done():
+		s.Close()
+		return ctx.Err()
+	}
+	s.mu.Lock()
+	s.draining = true
+	conns := make([]*Conn, 0, len(s.live))
+	for c := range s.live {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.stopReading()
+	}
+	// As net/http's Shutdown does, poll, from often to rarely: connections
+	// and handlers end on their own schedule.
+	poll := time.Millisecond
+	timer := time.NewTimer(poll)
+	defer timer.Stop()
+	for !s.idle() {
+		select {
+		case <-timer.C:
+			poll = min(2*poll, 100*time.Millisecond)
+			timer.Reset(poll)
+		case <-ctx.Done():
+			s.Close()
+			return ctx.Err()
+		}
+	}
+	return s.Close()
+}
+
+// idle reports whether no owned connection and no handler is left.
+func (s *Server) idle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.live) == 0 && s.running == 0
+}
+
+// Done returns a channel that is closed once the server has closed and
+// every handler of the connections it owned has returned.
+func (s *Server) Done() <-chan struct{} { return s.group.Closed() }
+
+// Wait waits until [Server.Done] or until ctx ends; it returns ctx's error,
+// or what Close does.
+func (s *Server) Wait(ctx context.Context) error {
+	select {
+	case <-s.group.Closed():
+		return s.result()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Context returns a context cancelled when the server begins closing.
+func (s *Server) Context() context.Context { return s.group.Context() }
+
+// Err is nil while the server runs; once it has begun closing, an error
+// matching ErrClosed and, if the server stopped because a listener failed,
+// that failure too.
+func (s *Server) Err() error {
+	cause := s.group.Cause()
+	if cause == nil {
+		return nil
+	}
+	if cause == aio.ErrClosed {
+		return &closedError{local: true}
+	}
+	return &closedError{cause: cause}
+}
+
+// result is nil for a server closed by Close or Shutdown.
+func (s *Server) result() error {
+	cause := s.group.Cause()
+	if cause == nil || cause == aio.ErrClosed {
+		return nil
+	}
+	return &closedError{cause: cause}
+}

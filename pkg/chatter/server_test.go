@@ -60,7 +60,7 @@ func TestServerAddressesAndIPv6(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer shutdown(t, srv.Shutdown)
+	defer closeServer(t, srv)
 	addrs := srv.Addresses()
 	if len(addrs) != 1 || !strings.HasPrefix(addrs[0], "tcp+sbs://127.0.0.1:") || strings.HasSuffix(addrs[0], ":0") {
 		t.Errorf("Addresses = %v, want one resolved tcp+sbs://127.0.0.1:PORT", addrs)
@@ -72,7 +72,7 @@ func TestServerAddressesAndIPv6(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer shutdown(t, srv6.Shutdown)
+	defer closeServer(t, srv6)
 	if a := srv6.Addresses(); len(a) != 1 || !strings.HasPrefix(a[0], "tcp+sbs://[::1]:") {
 		t.Errorf("IPv6 Addresses = %v", a)
 	}
@@ -96,7 +96,7 @@ func TestServerNameWithSeveralAddresses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer shutdown(t, srv.Shutdown)
+	defer closeServer(t, srv)
 	if len(srv.Addresses()) != len(ips) {
 		t.Errorf("Addresses = %v for %v", srv.Addresses(), ips)
 	}
@@ -106,7 +106,7 @@ func TestServerCloseClosesConnections(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	accepted := make(chan *chatter.Conn, 4)
-	srv, err := chatter.Listen(ctx, testRepo, "tcp+sbs://127.0.0.1:0", func(c *chatter.Conn) { accepted <- c })
+	srv, err := chatter.Listen(ctx, testRepo, "tcp+sbs://127.0.0.1:0", func(_ context.Context, c *chatter.Conn) { accepted <- c })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,12 +114,12 @@ func TestServerCloseClosesConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer shutdown(t, client.Shutdown)
+	defer client.Close()
 	sc := <-accepted
 	srv.Close()
 	shutdown(t, srv.Wait)
 	select {
-	case <-sc.Closed():
+	case <-sc.Done():
 	default:
 		t.Fatal("server closed before its connection")
 	}
@@ -140,7 +140,7 @@ func TestServerKeepConnections(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	accepted := make(chan *chatter.Conn, 1)
-	srv, err := chatter.Listen(ctx, testRepo, "tcp+sbs://127.0.0.1:0", func(c *chatter.Conn) { accepted <- c }, chatter.WithKeepConnections(), chatter.WithPingTimeout(0))
+	srv, err := chatter.Listen(ctx, testRepo, "tcp+sbs://127.0.0.1:0", func(_ context.Context, c *chatter.Conn) { accepted <- c }, chatter.WithKeepConnections(), chatter.WithPingTimeout(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestServerKeepConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc := <-accepted
-	shutdown(t, srv.Shutdown)
+	closeServer(t, srv)
 	send(t, client, num(5))
 	if m := receive(t, sc); m.Data.Data != int64(5) {
 		t.Errorf("got %+v", m)
@@ -163,7 +163,7 @@ func TestServerKeepConnections(t *testing.T) {
 func TestTwoHundredConnections(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv, err := chatter.Listen(ctx, testRepo, "tcp+sbs://127.0.0.1:0", func(c *chatter.Conn) {
+	srv, err := chatter.Listen(ctx, testRepo, "tcp+sbs://127.0.0.1:0", func(_ context.Context, c *chatter.Conn) {
 		for m := range c.Messages() {
 			c.Send(ctx, m.Data, chatter.InConversation(m.Conv))
 		}
@@ -171,7 +171,7 @@ func TestTwoHundredConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer shutdown(t, srv.Shutdown)
+	defer closeServer(t, srv)
 	var wg sync.WaitGroup
 	errs := make(chan error, 200)
 	for i := range 200 {
@@ -183,7 +183,7 @@ func TestTwoHundredConnections(t *testing.T) {
 				errs <- err
 				return
 			}
-			defer func() { c.Close(); <-c.Closed() }()
+			defer func() { c.Close(); <-c.Done() }()
 			for j := range 10 {
 				v := int64(i*100 + j)
 				r, err := c.Request(ctx, num(v))
@@ -211,7 +211,7 @@ func TestTLSClientPEMFile(t *testing.T) {
 	serverPEM := writeSelfSigned(t, "server")
 	clientPEM := writeSelfSigned(t, "client")
 	peerCerts := make(chan int, 1)
-	srv, err := chatter.Listen(ctx, testRepo, "ssl+sbs://127.0.0.1:0", func(c *chatter.Conn) {
+	srv, err := chatter.Listen(ctx, testRepo, "ssl+sbs://127.0.0.1:0", func(_ context.Context, c *chatter.Conn) {
 		m, err := c.Receive(ctx)
 		if err == nil {
 			c.Send(ctx, m.Data, chatter.InConversation(m.Conv))
@@ -227,7 +227,7 @@ func TestTLSClientPEMFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer shutdown(t, srv.Shutdown)
+	defer closeServer(t, srv)
 	if !strings.HasPrefix(srv.Addresses()[0], "ssl+sbs://") {
 		t.Errorf("address %s", srv.Addresses()[0])
 	}
@@ -235,7 +235,7 @@ func TestTLSClientPEMFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer shutdown(t, c.Shutdown)
+	defer c.Close()
 	if n := <-peerCerts; n != 1 {
 		t.Errorf("server saw %d client certificates, want the PEM file's one", n)
 	}

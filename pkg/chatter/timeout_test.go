@@ -32,7 +32,7 @@ func closeAll(conns ...*chatter.Conn) {
 		c.Close()
 	}
 	for _, c := range conns {
-		<-c.Closed()
+		<-c.Done()
 	}
 }
 
@@ -160,7 +160,7 @@ func TestPingTimeoutDropsSilentPeer(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		<-client.Closing()
+		<-client.Context().Done()
 		elapsed := time.Since(start)
 		if !errors.Is(client.Err(), chatter.ErrPingTimeout) {
 			t.Errorf("Err = %v, want ErrPingTimeout", client.Err())
@@ -169,7 +169,7 @@ func TestPingTimeoutDropsSilentPeer(t *testing.T) {
 			t.Errorf("dropped after %v, want within (T, 2T] for T = %v", elapsed, T)
 		}
 		client.Close()
-		<-client.Closed()
+		<-client.Done()
 		b.Close()
 	})
 }

@@ -18,11 +18,11 @@ func autoServer(t *testing.T, opts ...chatter.Option) (*chatter.Server, chan *ch
 	t.Helper()
 	accepted := make(chan *chatter.Conn, 4)
 	srv, err := chatter.Listen(context.Background(), testRepo, "tcp+sbs://127.0.0.1:0",
-		func(c *chatter.Conn) { accepted <- c }, append([]chatter.Option{chatter.WithWire(chatter.WireAuto)}, opts...)...)
+		func(_ context.Context, c *chatter.Conn) { accepted <- c }, append([]chatter.Option{chatter.WithWire(chatter.WireAuto)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { shutdown(t, srv.Shutdown) })
+	t.Cleanup(func() { closeServer(t, srv) })
 	return srv, accepted
 }
 
@@ -36,7 +36,7 @@ func TestAutoServerSpeaksBothGenerations(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer shutdown(t, client.Shutdown)
+			defer client.Close()
 			sc := <-accepted
 			if sc.Wire() != chatter.WireAuto {
 				t.Errorf("server decided %v before hearing from the client", sc.Wire())

@@ -30,7 +30,7 @@ const closeTimeout = 10 * time.Second
 
 // listenChatter starts a server that hands each accepted connection to
 // onConn, on the connection's own goroutine.
-func listenChatter(ctx context.Context, onConn func(*chatter.Conn), opts ...chatter.Option) (*chatter.Server, error) {
+func listenChatter(ctx context.Context, onConn chatter.Handler, opts ...chatter.Option) (*chatter.Server, error) {
 	return chatter.Listen(ctx, benchRepo, "tcp+sbs://127.0.0.1:0", onConn, opts...)
 }
 
@@ -39,18 +39,18 @@ func listenChatter(ctx context.Context, onConn func(*chatter.Conn), opts ...chat
 func shutdownAll(srv *chatter.Server, conns ...*chatter.Conn) error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
-	for _, c := range conns {
-		c.Close()
-	}
 	var errs []error
 	for _, c := range conns {
-		if err := c.Wait(ctx); err != nil {
+		if err := c.Close(); err != nil {
 			errs = append(errs, err)
 			break
 		}
 	}
 	if srv != nil {
-		if err := srv.Shutdown(ctx); err != nil {
+		if err := srv.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := srv.Wait(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -60,7 +60,7 @@ func shutdownAll(srv *chatter.Server, conns ...*chatter.Conn) error {
 func (gochatterSystem) oneWay(ctx context.Context, size int, rx func(int64, int)) (sender, error) {
 	recvDone := make(chan struct{})
 	var once sync.Once
-	srv, err := listenChatter(ctx, func(c *chatter.Conn) {
+	srv, err := listenChatter(ctx, func(_ context.Context, c *chatter.Conn) {
 		// Only the first connection is the benchmark's.
 		first := false
 		once.Do(func() { first = true })
@@ -129,7 +129,7 @@ func (s *chatterSender) close() error {
 
 func (gochatterSystem) echo(ctx context.Context, conns int) ([]caller, func() error, error) {
 	bg := context.Background()
-	srv, err := listenChatter(ctx, func(c *chatter.Conn) {
+	srv, err := listenChatter(ctx, func(_ context.Context, c *chatter.Conn) {
 		for m := range c.Messages() {
 			if _, err := c.Send(bg, m.Data, chatter.InConversation(m.Conv)); err != nil {
 				return
@@ -170,7 +170,7 @@ func (cc chatterCaller) call(ctx context.Context, v int64) (int64, error) {
 func (gochatterSystem) idle(ctx context.Context, n int) (func() error, error) {
 	accepted := make(chan struct{}, n)
 	// Default options: pings every 20 s.
-	srv, err := listenChatter(ctx, func(*chatter.Conn) { accepted <- struct{}{} })
+	srv, err := listenChatter(ctx, func(context.Context, *chatter.Conn) { accepted <- struct{}{} })
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,123 @@
 package chatter
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/gochatter/gochatter/pkg/sbs"
 )
+
+// readLoop reads frames, decodes them and hands them to the supervisor in
+// batches: every frame already buffered is decoded before the batch goes,
+// so a busy connection pays for one channel hand-off per read, not per
+// message. Pings are answered here, at once.
+//
+// When reading ends for any reason but a close of the connection, what was
+// decoded before the error goes to the supervisor together with the reason,
+// in the last batch: a frame that breaks the protocol does not cost the
+// messages that arrived before it in the same read.
+func (c *Conn) readLoop(ctx context.Context) error {
+	defer func() {
+		c.life.readEnded.Store(true)
+		if c.life.readerDone != nil {
+			close(c.life.readerDone)
+		}
+		c.life.exited(1)
+	}()
+	fr := newFrameReader(c.nc, c.cfg.maxMessageSize, readBufferSize)
+	if c.cfg.frameTimeout > 0 {
+		fr.timer = &frameTimer{conn: c.nc, timeout: c.cfg.frameTimeout, stopped: func() bool {
+			return ctx.Err() != nil || c.life.readStopped.Load()
+		}}
+	}
+	dec := newDecoder(c)
+	maxBatch := 64
+	if q := c.cfg.queueSize; q > 0 && q < maxBatch {
+		maxBatch = q
+	}
+	for {
+		body, err := fr.next()
+		if err != nil {
+			return c.endRead(ctx, nil, c.streamError(err))
+		}
+		batch := c.sup.newBatch()
+		for {
+			in, err := dec.decode(body, fr.owned)
+			if err != nil {
+				return c.endRead(ctx, batch, readEnd{err: err})
+			}
+			if in.kind == inboundPing {
+				if err := c.sendPong(ctx, in); err != nil {
+					return c.endRead(ctx, batch, readEnd{err: err, abort: true})
+				}
+			}
+			batch = append(batch, in)
+			c.stats.countIn(in.kind)
+			if len(batch) >= maxBatch || !fr.buffered() {
+				break
+			}
+			if body, err = fr.next(); err != nil {
+				return c.endRead(ctx, batch, c.streamError(err))
+			}
+		}
+		c.stats.bytesIn.Store(fr.total)
+		if !c.sup.handOver(ctx, readBatch{msgs: batch}) {
+			return nil
+		}
+	}
+}
+
+// readEnd is why reading ended, as the supervisor needs to know it.
+type readEnd struct {
+	err   error
+	local bool // the server's Shutdown stopped the reader
+	eof   bool // the peer ended its stream: nothing more is coming
+	// abort: the socket failed, so nothing can be written either; the
+	// connection closes at once instead of giving the application the reply
+	// grace.
+	abort bool
+}
+
+// streamError classifies an error of the frame reader, that is of the
+// stream itself; errors in a frame's content are the decoder's.
+func (c *Conn) streamError(err error) readEnd {
+	switch {
+	case errors.Is(err, io.EOF):
+		return readEnd{err: ErrPeerClosed, eof: true}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return readEnd{err: fmt.Errorf("%w: stream ended inside a frame: %w", ErrProtocol, err), eof: true}
+	case errors.Is(err, os.ErrDeadlineExceeded) && c.life.readStopped.Load():
+		return readEnd{err: ErrClosed, local: true}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// Close sets a deadline too, but then the context has ended and
+		// endRead drops this; this one is the frame-read timeout's.
+		return readEnd{err: fmt.Errorf("%w: no complete frame within %v", ErrFrameTimeout, c.cfg.frameTimeout)}
+	case errors.Is(err, ErrMessageTooLarge):
+		return readEnd{err: err}
+	}
+	// A socket error (a reset, say): nothing more can be written either.
+	return readEnd{err: fmt.Errorf("chatter: read: %w", err), abort: true}
+}
+
+// endRead hands the supervisor the last batch and why reading ended.
+func (c *Conn) endRead(ctx context.Context, batch []inbound, end readEnd) error {
+	if ctx.Err() != nil {
+		return nil // closing already; the read was cut off on purpose
+	}
+	if !end.eof && !end.abort {
+		c.life.readerDone = make(chan struct{}) // before the flag: see lifecycle
+		c.life.unreadInput.Store(true)
+	}
+	c.setReason(end.err, end.local)
+	c.sup.handOver(ctx, readBatch{msgs: batch, end: &end})
+	if end.abort {
+		return c.stop(end.err, false, modeAbort)
+	}
+	return nil
+}
 
 // inboundKind sorts received messages: application messages go to the
 // application, pings and pongs only to the supervisor.
@@ -29,7 +142,6 @@ type inbound struct {
 // goroutine, which owns its name table.
 type decoder struct {
 	c     *Conn
-	wire  Wire              // WireAuto until the first frame decides
 	names map[string]string // interned module and type names
 	owned bool              // the body being decoded may be kept
 }
@@ -59,7 +171,7 @@ func (d *decoder) value(t *sbs.Type, p []byte) (any, error) {
 const maxInternedNames = 1024
 
 func newDecoder(c *Conn) *decoder {
-	return &decoder{c: c, wire: c.cfg.wire, names: make(map[string]string)}
+	return &decoder{c: c, names: make(map[string]string)}
 }
 
 // intern returns b as a string, reusing an earlier copy when it has one so
@@ -80,15 +192,15 @@ func (d *decoder) intern(b []byte) string {
 // says the body is the caller's to keep, so payload bytes may alias it.
 func (d *decoder) decode(body []byte, owned bool) (inbound, error) {
 	d.owned = owned
-	if d.wire == WireAuto {
-		w, err := classify(body)
-		if err != nil {
+	w := d.c.Wire()
+	if w == WireAuto {
+		var err error
+		if w, err = classify(body); err != nil {
 			return inbound{}, err
 		}
-		d.wire = w
 		d.c.decideWire(w)
 	}
-	if d.wire == WireCurrent {
+	if w == WireCurrent {
 		return d.decodeCurrent(body)
 	}
 	return d.decodeLegacy(body)

@@ -1,0 +1,70 @@
+package chatter
+
+// Data is a message's payload: a value of the SBS type Module.Type. Module
+// is "" for the builtin types (Boolean, Integer, Float, String, Bytes,
+// None), which the legacy wire writes as Maybe's Nothing.
+//
+// Data holds one of:
+//   - a value of the sbs package's dynamic model (int64, string, []byte,
+//     map[string]any for a Tuple, sbs.Union, ...), encoded with the
+//     connection's repository;
+//   - a [RawPayload], bytes already encoded, sent as they are;
+//   - a value with an AppendSBS(dst []byte) ([]byte, error) method, such as
+//     a type written by cmd/sbs-gen, which encodes itself.
+type Data struct {
+	Module string
+	Type   string
+	Data   any
+}
+
+// Conversation identifies a conversation on a connection: the id of its
+// first message and whether this side started it. It is comparable and can
+// be used as a map key.
+type Conversation struct {
+	Conn    *Conn
+	Owner   bool
+	FirstID int64
+}
+
+// Msg is a received message.
+type Msg struct {
+	Data Data
+	Conv Conversation
+	// First is set on the message that started its conversation.
+	First bool
+	// Last is set when the sender ended the conversation with this message.
+	Last bool
+	// Token is set when the sender handed the turn to this side.
+	Token bool
+	// Raw is the payload as it came off the wire, set only on connections
+	// made WithRawPayloads (Data.Data is then nil, and the application
+	// decodes Raw itself, with a Type of its repository or generated code's
+	// UnmarshalSBS) and on messages delivered with DecodeErr.
+	Raw RawPayload
+	// DecodeErr is set, on the current wire only, when the payload's type
+	// is not in the repository or the payload does not decode with it. The
+	// message is still delivered, with Raw holding the payload, because the
+	// current generation never interprets payloads (the legacy wire closes
+	// the connection instead).
+	DecodeErr error
+}
+
+// RawPayload is a payload already encoded in SBS. Sent as Data.Data, it
+// goes on the wire as it is, with no repository look-up; it is also what
+// Msg.Raw holds on receipt.
+type RawPayload []byte
+
+// sbsAppender is implemented by values that encode themselves, such as
+// types written by sbs-gen.
+type sbsAppender interface {
+	AppendSBS(dst []byte) ([]byte, error)
+}
+
+// payloadName names a payload type for errors: Module.Type, or Type for a
+// builtin.
+func payloadName(d Data) string {
+	if d.Module == "" {
+		return d.Type
+	}
+	return d.Module + "." + d.Type
+}

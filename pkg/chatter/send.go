@@ -1,0 +1,170 @@
+package chatter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Send sends data as a message. Without options it starts a new
+// conversation and ends it at once (last = true) handing over the turn
+// (token = true), as the original's send does; [InConversation], [Last],
+// [Token] and [ConversationTimeout] change that. It returns the
+// conversation the message belongs to.
+//
+// Send encodes the payload, queues the frame and returns; the writer
+// goroutine writes it. It blocks only while the send buffer is full (the
+// peer does not read), until ctx ends. Once the connection has begun to
+// close it returns an error wrapping ErrClosed; in the reply grace after
+// the peer stopped sending, it still works.
+func (c *Conn) Send(ctx context.Context, data Data, opts ...SendOption) (Conversation, error) {
+	var sc sendConfig
+	for _, o := range opts {
+		sc = o.applySend(sc)
+	}
+	return c.send(ctx, data, sc, nil)
+}
+
+// Request sends data as the first message of a new conversation with last
+// = false and waits for the peer's first message in that conversation,
+// which it returns instead of delivering it to Messages. When ctx ends
+// first, Request returns ctx's error, and a reply that arrives later is
+// delivered to Messages; a reply is never lost between the two. When
+// reading ends before the reply comes, Request returns an error wrapping
+// ErrClosed and the reason. [Token] and [ConversationTimeout] apply;
+// [InConversation] and [Last] are ignored.
+func (c *Conn) Request(ctx context.Context, data Data, opts ...SendOption) (Msg, error) {
+	var sc sendConfig
+	for _, o := range opts {
+		sc = o.applySend(sc)
+	}
+	sc.inConv = false
+	sc.last, sc.lastSet = false, true
+	reply := make(chan Msg, 1)
+	conv, err := c.send(ctx, data, sc, reply)
+	if err != nil {
+		return Msg{}, err
+	}
+	// The supervisor sends the reply, or closes the channel when none can
+	// come any more (reading ended, the connection closed).
+	select {
+	case m, ok := <-reply:
+		if !ok {
+			return Msg{}, c.closedErr()
+		}
+		return m, nil
+	case <-ctx.Done():
+	}
+	// Cancelling is a round trip: the supervisor either still had the
+	// request pending (it closes the channel, and a later reply goes to
+	// Messages) or had already handed the reply over (it is in the
+	// channel). If it no longer takes events it has settled the request
+	// already.
+	c.out.post(supEvent{kind: evCancel, key: keyOf(conv), reply: reply})
+	if m, ok := <-reply; ok {
+		return m, nil
+	}
+	return Msg{}, ctx.Err()
+}
+
+// Drain waits until every message sent before the call has been written to
+// the socket (not necessarily read by the peer).
+func (c *Conn) Drain(ctx context.Context) error {
+	if err := c.out.drain(ctx); err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return err
+		}
+		return c.closedErr()
+	}
+	return nil
+}
+
+var payloadPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+func (c *Conn) send(ctx context.Context, data Data, sc sendConfig, reply chan Msg) (Conversation, error) {
+	if c.life.ending.Load() || (reply != nil && c.life.readEnded.Load()) {
+		return Conversation{}, c.closedErr()
+	}
+	w := c.Wire()
+	if w == WireAuto {
+		if err := c.awaitWire(ctx); err != nil {
+			return Conversation{}, err
+		}
+		w = c.Wire()
+	}
+	bp := payloadPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 256<<10 {
+			payloadPool.Put(bp)
+		}
+	}()
+	payload, err := c.encodePayload((*bp)[:0], data)
+	*bp = payload[:0]
+	if err != nil {
+		return Conversation{}, err
+	}
+	e := envelope{
+		token:   !sc.tokenSet || sc.token,
+		last:    !sc.lastSet || sc.last,
+		module:  data.Module,
+		typ:     data.Type,
+		payload: payload,
+		owner:   true,
+		current: w == WireCurrent,
+	}
+	if sc.inConv {
+		e.first, e.owner = sc.conv.FirstID, sc.conv.Owner
+	}
+	if size := e.sizeBody(); size > c.cfg.maxMessageSize {
+		return Conversation{}, fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, size, c.cfg.maxMessageSize)
+	}
+	m := sendMeta{newConv: !sc.inConv, reply: reply, cancels: sc.inConv}
+	if sc.timeout > 0 && !e.last {
+		m.timeout, m.onTimeout = sc.timeout, sc.onTimeout
+	}
+	if err := c.out.enqueue(ctx, c.group.Closing(), &e, m); err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return Conversation{}, err
+		}
+		return Conversation{}, c.closedErr()
+	}
+	return Conversation{Conn: c, Owner: e.owner, FirstID: e.first}, nil
+}
+
+// encodePayload appends data's payload to b: as given for a RawPayload, by
+// the value's own AppendSBS method when it has one (generated code), and
+// otherwise through the repository.
+func (c *Conn) encodePayload(b []byte, data Data) ([]byte, error) {
+	switch v := data.Data.(type) {
+	case RawPayload:
+		return append(b, v...), nil
+	case sbsAppender:
+		b, err := v.AppendSBS(b)
+		if err != nil {
+			return b, fmt.Errorf("chatter: send %s: %w", payloadName(data), err)
+		}
+		return b, nil
+	}
+	t, err := c.repo.Type(data.Module, data.Type)
+	if err != nil {
+		return b, fmt.Errorf("chatter: send: %w", err)
+	}
+	b, err = t.Append(b, data.Data)
+	if err != nil {
+		return b, fmt.Errorf("chatter: send %s: %w", t, err)
+	}
+	return b, nil
+}
+
+// sendPong answers a ping in its conversation.
+func (c *Conn) sendPong(ctx context.Context, ping inbound) error {
+	e := envelope{first: ping.first, owner: !ping.ownerFlag, token: true, last: true, module: "HatPing", typ: "MsgPong"}
+	if c.Wire() == WireCurrent {
+		e.module, e.typ, e.current = "HatChatter", "Pong", true
+	}
+	if err := c.out.enqueue(ctx, c.group.Closing(), &e, sendMeta{control: true}); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,442 @@
+package chatter
+
+import (
+	"context"
+	"time"
+
+	"github.com/gochatter/gochatter/pkg/aio"
+)
+
+// supervisor is the goroutine that owns a connection's conversation state
+// (timeouts, pending requests), its keepalive, the delivery of received
+// messages and the end of reading. Other goroutines never touch that state:
+// the reader hands it batches, senders post events through the outbox's
+// mailbox, and timers are its own.
+type supervisor struct {
+	c *Conn
+
+	// From the reader: batches of received messages, the last one with the
+	// reason reading ended. Capacity 1, and the supervisor stops taking
+	// batches while it holds undelivered messages of a bounded queue, so a
+	// slow application stops the reader.
+	inbound chan readBatch
+	// Batches the supervisor is done with, back to the reader for reuse.
+	spent chan []inbound
+	// To the application.
+	msgs chan Msg
+	// Conversation timeout callbacks, run in order on their own goroutine,
+	// which starts with the first callback (most connections never have
+	// one, and an idle connection should cost little).
+	callbacks        *aio.Queue[func()]
+	callbacksStarted bool
+
+	// Owned by the supervisor goroutine.
+	backlog backlog
+	conv    conversations
+	ka      keepalive
+	timer   *time.Timer // the earliest conversation timeout
+	spare   []supEvent  // the mailbox buffer to swap in next
+	// end is why reading ended; nil while the reader runs.
+	end        *readEnd
+	msgsClosed bool
+	grace      grace
+}
+
+// readBatch is what the reader hands over: messages, and with the last
+// batch the reason reading ended.
+type readBatch struct {
+	msgs []inbound
+	end  *readEnd
+}
+
+type supEventKind uint8
+
+const (
+	// evRegister: a frame starting a conversation that has a pending
+	// Request (reply) or a conversation timeout (deadline) was queued.
+	evRegister supEventKind = iota + 1
+	// evSent: a message was queued in an existing conversation, which
+	// cancels its timeout.
+	evSent
+	// evCancel: a Request gave up waiting; its reply goes to Messages.
+	evCancel
+)
+
+// supEvent is a sender's event for the supervisor.
+type supEvent struct {
+	kind     supEventKind
+	key      convKey
+	deadline time.Time // evRegister with a timeout
+	cb       func(Conversation)
+	reply    chan Msg // evRegister of a Request, evCancel
+}
+
+// unboundedChannelSize is the Messages channel's buffer when the receive
+// queue is unbounded; the rest waits in the supervisor's backlog.
+const unboundedChannelSize = 32
+
+func newSupervisor(c *Conn) *supervisor {
+	size := c.cfg.queueSize
+	if size == 0 {
+		size = unboundedChannelSize
+	}
+	return &supervisor{
+		c:         c,
+		inbound:   make(chan readBatch, 1),
+		spent:     make(chan []inbound, 2),
+		msgs:      make(chan Msg, size),
+		callbacks: aio.NewQueue[func()](0),
+		conv:      newConversations(),
+	}
+}
+
+// handOver gives the supervisor a batch; false means the connection is
+// closing.
+func (s *supervisor) handOver(ctx context.Context, b readBatch) bool {
+	select {
+	case s.inbound <- b:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// newBatch returns an empty batch for the reader, reusing a spent one when
+// there is one.
+func (s *supervisor) newBatch() []inbound {
+	select {
+	case b := <-s.spent:
+		return b
+	default:
+		return make([]inbound, 0, 16)
+	}
+}
+
+// recycle hands a routed batch back to the reader.
+func (s *supervisor) recycle(b []inbound) {
+	if b == nil {
+		return
+	}
+	clear(b)
+	select {
+	case s.spent <- b[:0]:
+	default:
+	}
+}
+
+func (s *supervisor) run(ctx context.Context) error {
+	defer s.c.life.exited(1)
+	s.timer = time.NewTimer(time.Hour)
+	s.timer.Stop()
+	defer s.timer.Stop()
+	defer s.ka.stop()
+	defer s.grace.stop()
+	// The keepalive starts once the wire generation is known: at once, or
+	// for a server in auto mode after the first frame, so that nothing is
+	// sent before the peer has shown its generation.
+	wireReady := s.c.wireReady
+	bounded := s.c.cfg.queueSize > 0
+	for {
+		// Take new batches unless a bounded queue is full: then the
+		// reader waits, and with it the socket.
+		in := s.inbound
+		var out chan<- Msg
+		var head Msg
+		if s.backlog.len > 0 {
+			out, head = s.msgs, s.backlog.front()
+			if bounded {
+				in = nil
+			}
+		}
+		select {
+		case b := <-in:
+			// Events first: a sender posts its registration before its
+			// frame can be written, so a reply in this batch finds it.
+			s.takeEvents()
+			s.ka.received()
+			s.route(b.msgs)
+			s.recycle(b.msgs)
+			if b.end != nil {
+				s.readEnded(b.end)
+			}
+		case out <- head:
+			s.shiftBacklog()
+		case <-s.c.out.kick:
+			s.takeEvents()
+		case now := <-s.timer.C:
+			s.expire(now)
+		case <-wireReady:
+			wireReady = nil
+			if s.end == nil {
+				s.ka.start(s.c)
+			}
+		case now := <-s.ka.c:
+			if err := s.fireKeepalive(ctx, now); err != nil {
+				s.ka.stop()
+				s.c.stop(err, false, modeAbort)
+			}
+		case now := <-s.grace.c:
+			if s.grace.tick(now, len(s.msgs)) {
+				// The application took everything and had the grace to
+				// answer: the connection ends for the reason reading did.
+				s.c.stop(s.end.err, s.end.local, modeFlush)
+			}
+		case <-ctx.Done():
+			s.shutdown()
+			return nil
+		}
+		if s.end != nil && !s.msgsClosed && s.backlog.len == 0 {
+			// Everything read has gone into the channel.
+			close(s.msgs)
+			s.msgsClosed = true
+			s.grace.start(s.c.cfg.replyGrace, len(s.msgs))
+		}
+		s.resetTimer()
+		s.c.stats.tracked.Store(int64(s.conv.tracked()))
+	}
+}
+
+// takeEvents handles every event posted so far.
+func (s *supervisor) takeEvents() {
+	evs := s.c.out.takeEvents(s.spare, false)
+	gone := 0
+	for i := range evs {
+		gone += s.handle(&evs[i])
+	}
+	clear(evs)
+	s.spare = evs
+	s.c.out.timeoutsGone(gone)
+}
+
+// handle applies one event and returns how many registered timeouts it
+// removed.
+func (s *supervisor) handle(ev *supEvent) (gone int) {
+	switch ev.kind {
+	case evRegister:
+		if ev.reply != nil {
+			if s.end != nil {
+				close(ev.reply) // reading has ended: no reply can come
+			} else {
+				s.conv.pending[ev.key] = ev.reply
+			}
+		}
+		if !ev.deadline.IsZero() {
+			if s.conv.arm(ev.key, ev.deadline, ev.cb) {
+				gone++
+			}
+		}
+	case evSent:
+		if s.conv.disarm(ev.key) {
+			gone++
+		}
+	case evCancel:
+		if r, ok := s.conv.pending[ev.key]; ok && r == ev.reply {
+			delete(s.conv.pending, ev.key)
+			close(ev.reply)
+		}
+		// Otherwise the reply was handed over, or the request settled,
+		// before the cancel: the channel already says so.
+	}
+	return gone
+}
+
+// route deals with a batch of received messages in order.
+func (s *supervisor) route(batch []inbound) {
+	gone := 0
+	for i := range batch {
+		in := &batch[i]
+		k := keyOf(in.msg.Conv)
+		if s.conv.disarm(k) {
+			gone++
+		}
+		s.ka.heard(k)
+		if in.kind != inboundApp {
+			continue // pings are answered by the reader
+		}
+		if len(s.conv.pending) > 0 {
+			if reply, ok := s.conv.pending[k]; ok {
+				delete(s.conv.pending, k)
+				reply <- in.msg // capacity 1, one reply per request
+				continue
+			}
+		}
+		s.deliver(in.msg)
+	}
+	s.c.out.timeoutsGone(gone)
+}
+
+// readEnded handles the end of reading: no reply can come any more, the
+// keepalive has nothing to listen with, and what was read is delivered
+// before Messages closes.
+func (s *supervisor) readEnded(end *readEnd) {
+	s.end = end
+	s.conv.settle()
+	s.ka.stop()
+}
+
+// deliver passes a message to the application, keeping order: straight
+// into the channel when nothing waits before it, else behind the backlog.
+func (s *supervisor) deliver(m Msg) {
+	if s.backlog.len == 0 {
+		select {
+		case s.msgs <- m:
+			return
+		default:
+		}
+	}
+	s.backlog.push(m)
+}
+
+func (s *supervisor) shiftBacklog() {
+	s.backlog.pop()
+	// Move whatever else fits without blocking.
+	for s.backlog.len > 0 {
+		select {
+		case s.msgs <- s.backlog.front():
+			s.backlog.pop()
+		default:
+			return
+		}
+	}
+}
+
+// shutdown runs when the connection begins closing. Timeouts are dropped
+// without running and pending Requests are told. After a failure, messages
+// read before the end are still delivered, until the application has them
+// all or closes the connection; after a local close they are dropped.
+func (s *supervisor) shutdown() {
+	s.c.unblock()
+	// Logged here, by a goroutine of the connection's group, so that the
+	// record is written before Done fires.
+	s.c.log.Debug("chatter: connection closing", "local", s.c.local, "remote", s.c.remote, "reason", s.c.reason())
+	for _, ev := range s.c.out.takeEvents(nil, true) {
+		s.handle(&ev)
+	}
+	s.conv.settle()
+	s.callbacks.Close()
+	if s.msgsClosed {
+		return
+	}
+	defer close(s.msgs)
+	life := &s.c.life
+	if life.discarded.Load() {
+		return
+	}
+	// The reader may have handed over a last batch before it stopped.
+	select {
+	case b := <-s.inbound:
+		s.route(b.msgs)
+	default:
+	}
+	for s.backlog.len > 0 {
+		select {
+		case s.msgs <- s.backlog.front():
+			s.backlog.pop()
+		case <-s.c.out.kick:
+			// A local close sets discarded, then kicks.
+			if life.discarded.Load() {
+				return
+			}
+		}
+	}
+}
+
+// expire fires every conversation timeout that is due.
+func (s *supervisor) expire(now time.Time) {
+	gone := 0
+	for t := s.conv.popDue(now); t != nil; t = s.conv.popDue(now) {
+		gone++
+		if t.cb == nil {
+			continue
+		}
+		if !s.callbacksStarted {
+			s.callbacksStarted = true
+			// Fails only when closing; then callbacks are dropped anyway.
+			_ = s.c.group.Spawn(s.runCallbacks)
+		}
+		conv := Conversation{Conn: s.c, Owner: t.key.owner, FirstID: t.key.first}
+		cb := t.cb
+		// Unbounded queue: PutNowait fails only when closing, and then the
+		// callback is dropped as the protocol says.
+		_ = s.callbacks.PutNowait(func() { cb(conv) })
+	}
+	s.c.out.timeoutsGone(gone)
+}
+
+// runCallbacks runs conversation timeout callbacks one at a time, so that
+// a callback may call Send or Request without blocking the supervisor.
+func (s *supervisor) runCallbacks(ctx context.Context) error {
+	life := &s.c.life
+	for {
+		cb, err := s.callbacks.Get(ctx)
+		if err != nil {
+			return nil // closing: pending callbacks are dropped
+		}
+		// Set before checking ctx, so that a Close that saw it unset
+		// began closing before this check, which then skips the call.
+		life.inCallback.Store(true)
+		if ctx.Err() != nil {
+			life.inCallback.Store(false)
+			return nil
+		}
+		cb()
+		life.inCallback.Store(false)
+	}
+}
+
+// resetTimer points the timer at the earliest deadline.
+func (s *supervisor) resetTimer() {
+	if d, ok := s.conv.next(); ok {
+		s.timer.Reset(time.Until(d))
+	} else {
+		s.timer.Stop()
+	}
+}
+
+// grace is the wait between the end of reading and the end of the
+// connection: first for the application to take the last message out of
+// the Messages channel (checked every drainPoll), then for the reply grace
+// to pass.
+type grace struct {
+	c       <-chan time.Time
+	timer   *time.Timer
+	length  time.Duration
+	waiting bool // for the channel to empty; false: the grace runs
+}
+
+// drainPoll is how often a connection whose reading has ended checks that
+// the application has taken the last message from the channel's buffer.
+const drainPoll = 10 * time.Millisecond
+
+func (g *grace) start(length time.Duration, buffered int) {
+	g.length = length
+	g.waiting = buffered > 0
+	d := length
+	if g.waiting {
+		d = drainPoll
+	}
+	g.timer = time.NewTimer(d)
+	g.c = g.timer.C
+}
+
+// tick reports whether the grace is over.
+func (g *grace) tick(now time.Time, buffered int) bool {
+	switch {
+	case !g.waiting:
+		g.c = nil
+		return true
+	case buffered > 0:
+		g.timer.Reset(drainPoll)
+	default:
+		g.waiting = false
+		g.timer.Reset(g.length)
+	}
+	return false
+}
+
+func (g *grace) stop() {
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	g.c = nil
+}

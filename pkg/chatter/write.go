@@ -1,0 +1,374 @@
+package chatter
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// outbox holds the frames waiting to be written, and the events that tell
+// the supervisor about them.
+//
+// Senders append encoded frames to buf under mu; the writer goroutine alone
+// touches the socket: it swaps buf for an empty buffer and writes everything
+// it took in one call, so frames queued during a write go out together in
+// the next one.
+//
+// The same critical section that numbers a frame and queues it also posts
+// what the supervisor must know before the peer can answer it (a pending
+// Request, a conversation timeout): the registration is in the supervisor's
+// mailbox before the frame can be written, with no hold on the other
+// frames. The supervisor alone acts on those events; the mailbox is only
+// their channel.
+//
+// mu guards bytes, counters and the mailbox; nobody holds it across I/O or
+// while waiting for another goroutine.
+type outbox struct {
+	mu      sync.Mutex
+	buf     []byte
+	nextID  int64 // id of the last message queued
+	queued  int64 // bytes ever queued
+	written int64 // bytes ever written to the socket
+	// messages counts application messages queued, for Stats.
+	messages uint64
+	err      error // set when the writer stops; every later send fails with it
+	limit    int   // bytes queued before senders wait
+	// changed is closed and replaced whenever space frees, bytes are
+	// written or the outbox fails; it is nil while nobody waits on it.
+	changed chan struct{}
+	// wake tells the writer there is work; capacity 1, never blocks.
+	wake chan struct{}
+
+	// The supervisor's mailbox: events in the order they happened, and
+	// whether the supervisor has stopped taking them.
+	events       []supEvent
+	eventsClosed bool
+	// kick tells the supervisor the mailbox has events; capacity 1.
+	kick chan struct{}
+	// timeouts counts conversation timeouts registered and not yet known
+	// to be gone; while it is 0, a send in an existing conversation has no
+	// timeout to cancel and posts nothing. Senders add under mu, the
+	// supervisor subtracts.
+	timeouts int64
+}
+
+func newOutbox(limit int) *outbox {
+	return &outbox{limit: limit, wake: make(chan struct{}, 1), kick: make(chan struct{}, 1)}
+}
+
+// waitChan returns the channel closed on the next change. Call with mu held.
+func (o *outbox) waitChan() chan struct{} {
+	if o.changed == nil {
+		o.changed = make(chan struct{})
+	}
+	return o.changed
+}
+
+// broadcast wakes everybody waiting for a change. Call with mu held.
+func (o *outbox) broadcast() {
+	if o.changed != nil {
+		close(o.changed)
+		o.changed = nil
+	}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// sendMeta says how a frame is queued and what the supervisor must learn
+// from it.
+type sendMeta struct {
+	// newConv makes the frame the first message of a new conversation.
+	newConv bool
+	// control frames (ping, pong) bypass the size limit: they are small
+	// and must not wait behind a peer that does not read.
+	control bool
+	// reply, for a Request, receives the peer's first answer.
+	reply chan Msg
+	// timeout arms a conversation timeout running onTimeout.
+	timeout   time.Duration
+	onTimeout func(Conversation)
+	// cancels is set for a message in an existing conversation, which
+	// cancels that conversation's timeout.
+	cancels bool
+}
+
+// enqueue numbers e with the connection's next id (and makes it the first
+// message of a new conversation when m.newConv is set), queues its frame
+// and posts the supervisor's events for it. It waits while the outbox is
+// over its limit, honouring ctx and done.
+func (o *outbox) enqueue(ctx context.Context, done <-chan struct{}, e *envelope, m sendMeta) error {
+	// The size for the limit check; the id is not known yet, so the frame
+	// may come out a few bytes longer.
+	size := e.sizeBody()
+	register := m.reply != nil || m.timeout > 0
+	o.mu.Lock()
+	for {
+		if o.err != nil {
+			err := o.err
+			o.mu.Unlock()
+			return err
+		}
+		if register && o.eventsClosed {
+			o.mu.Unlock()
+			return errSupervisorGone
+		}
+		if m.control || len(o.buf) == 0 || len(o.buf)+size <= o.limit {
+			break
+		}
+		ch := o.waitChan()
+		o.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-done:
+			// The writer fails the outbox when it stops; loop to report it.
+			<-ch
+		}
+		o.mu.Lock()
+	}
+	o.nextID++
+	e.id = o.nextID
+	if m.newConv {
+		e.first = e.id
+	}
+	before := len(o.buf)
+	o.buf = e.appendBody(appendFrameHeader(o.buf, e.sizeBody()))
+	o.queued += int64(len(o.buf) - before)
+	if !m.control {
+		o.messages++
+	}
+	kick := false
+	key := convKey{first: e.first, owner: e.owner}
+	switch {
+	case register:
+		ev := supEvent{kind: evRegister, key: key, reply: m.reply}
+		if m.timeout > 0 {
+			ev.deadline = time.Now().Add(m.timeout)
+			ev.cb = m.onTimeout
+			o.timeouts++
+		}
+		o.events = append(o.events, ev)
+		kick = true
+	case m.cancels && o.timeouts > 0 && !o.eventsClosed:
+		o.events = append(o.events, supEvent{kind: evSent, key: key})
+		kick = true
+	}
+	o.mu.Unlock()
+	signal(o.wake)
+	if kick {
+		signal(o.kick)
+	}
+	return nil
+}
+
+// errSupervisorGone: a registration came after the supervisor stopped
+// taking them, which happens only while the connection closes.
+var errSupervisorGone = errors.New("chatter: connection closing")
+
+// post puts an event in the supervisor's mailbox. It reports false when
+// the supervisor no longer takes events (the connection is closing; the
+// supervisor then settled everything it knew of).
+func (o *outbox) post(ev supEvent) bool {
+	o.mu.Lock()
+	if o.eventsClosed {
+		o.mu.Unlock()
+		return false
+	}
+	o.events = append(o.events, ev)
+	o.mu.Unlock()
+	signal(o.kick)
+	return true
+}
+
+// takeEvents hands the supervisor the events posted so far, leaving spare
+// as the new mailbox. With closing set, no event is accepted afterwards.
+func (o *outbox) takeEvents(spare []supEvent, closing bool) []supEvent {
+	o.mu.Lock()
+	evs := o.events
+	o.events = spare[:0]
+	if closing {
+		o.eventsClosed = true
+		o.events = nil
+	}
+	o.mu.Unlock()
+	return evs
+}
+
+// timeoutsGone records that n registered timeouts are no longer armed.
+func (o *outbox) timeoutsGone(n int) {
+	if n == 0 {
+		return
+	}
+	o.mu.Lock()
+	o.timeouts -= int64(n)
+	o.mu.Unlock()
+}
+
+// take hands the writer everything queued, leaving spare as the new
+// buffer. It returns nil while nothing is queued.
+func (o *outbox) take(spare []byte) []byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.buf) == 0 {
+		return nil
+	}
+	b := o.buf
+	o.buf = spare[:0]
+	o.broadcast()
+	return b
+}
+
+// wrote records n bytes written to the socket.
+func (o *outbox) wrote(n int) {
+	o.mu.Lock()
+	o.written += int64(n)
+	o.broadcast()
+	o.mu.Unlock()
+}
+
+// fail stops the outbox: later sends fail with err. It returns what was
+// still queued.
+func (o *outbox) fail(err error) []byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err == nil {
+		o.err = err
+	}
+	b := o.buf
+	o.buf = nil
+	o.broadcast()
+	return b
+}
+
+// drain waits until every byte queued before the call has been written.
+func (o *outbox) drain(ctx context.Context) error {
+	o.mu.Lock()
+	target := o.queued
+	for o.written < target {
+		if o.err != nil {
+			err := o.err
+			o.mu.Unlock()
+			return err
+		}
+		ch := o.waitChan()
+		o.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		o.mu.Lock()
+	}
+	o.mu.Unlock()
+	return nil
+}
+
+// writeLoop is the only goroutine that writes to the socket, and the one
+// that closes it.
+func (c *Conn) writeLoop(ctx context.Context) error {
+	defer c.life.exited(1)
+	var spare []byte
+	for {
+		select {
+		case <-c.out.wake:
+		case <-ctx.Done():
+			c.unblock()
+			c.closeSocket(c.out.fail(c.closedErr()))
+			return nil
+		}
+		b := c.out.take(spare)
+		if b == nil {
+			continue
+		}
+		n, err := c.nc.Write(b)
+		c.out.wrote(n)
+		if err != nil {
+			c.out.fail(&closedError{cause: err})
+			if ctx.Err() == nil {
+				c.stop(fmt.Errorf("chatter: write: %w", err), false, modeAbort)
+			}
+			c.abortSocket()
+			return nil
+		}
+		// Keep the buffer for the next swap unless a burst made it large.
+		if cap(b) <= 4*c.cfg.sendBufferSize {
+			spare = b
+		} else {
+			spare = nil
+		}
+	}
+}
+
+// lingerTimeout bounds how long a closing connection whose reader stopped
+// before the peer's end of stream keeps discarding the peer's input after
+// its own last frame; see closeSocket.
+const lingerTimeout = time.Second
+
+// closeSocket writes rest when the connection closes in flush mode (within
+// the write deadline the close set), then closes the socket.
+//
+// When the reader stopped early (a frame that broke the protocol, a
+// server's Shutdown) the peer may still be sending. Closing a socket with
+// unread input makes TCP reset the connection, and the peer can lose the
+// replies just written; so the connection first ends its side (a FIN) and
+// discards what arrives until the peer ends its own, for at most
+// lingerTimeout, as HTTP servers do.
+func (c *Conn) closeSocket(rest []byte) {
+	if c.life.closeMode() != modeFlush {
+		c.abortSocket()
+		return
+	}
+	if len(rest) > 0 {
+		if _, err := c.nc.Write(rest); err != nil {
+			c.abortSocket()
+			return
+		}
+	}
+	if c.life.unreadInput.Load() {
+		<-c.life.readerDone // the reader no longer touches the socket
+		c.linger()
+	}
+	c.nc.Close()
+	c.releaseSocket()
+}
+
+// abortSocket closes the socket without another write: not through nc,
+// whose TLS close would try to send an alert to a peer that may not read.
+func (c *Conn) abortSocket() {
+	c.raw.Close()
+	c.releaseSocket()
+}
+
+func (c *Conn) releaseSocket() {
+	if c.released != nil {
+		c.released()
+	}
+}
+
+// linger ends this side of the stream and discards the peer's input until
+// it ends its own or lingerTimeout passes.
+func (c *Conn) linger() {
+	type closeWriter interface{ CloseWrite() error }
+	cw, ok := c.raw.(closeWriter)
+	if !ok {
+		return // net.Pipe and the like: nothing to reset
+	}
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		tc.CloseWrite() // the close_notify alert
+	}
+	if cw.CloseWrite() != nil {
+		return
+	}
+	c.raw.SetReadDeadline(time.Now().Add(lingerTimeout))
+	io.Copy(io.Discard, c.raw)
+}
