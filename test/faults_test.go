@@ -71,23 +71,30 @@ func runHelper(mode, addr string) int {
 		}
 		return 0
 	}
-	if mode == "scale-clients" {
+	switch mode {
+	case "scale-clients":
 		return scaleClients(addr)
+	case "emfile-server":
+		return emfileServer()
 	}
 	fmt.Fprintf(os.Stderr, "unknown helper mode %q\n", mode)
 	return 2
 }
 
-// helperProcess is a running child process of the fault tests.
+// helperProcess is a running child process of the tests: this test
+// binary started again with helperEnv naming what it should do.
 type helperProcess struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed once the process has ended and been waited for
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	done   chan struct{} // closed once the process has ended and been waited for
+	err    error         // cmd.Wait's result, set before done is closed
 }
 
-// startFaultHelper starts this test binary as a helper in mode, connecting to
-// addr, and waits for its "ready" line. It is killed and waited for at the
-// end of the test if it still runs.
-func startFaultHelper(t *testing.T, mode, addr string) *helperProcess {
+// startHelper starts this test binary as a helper in mode, with addr to
+// connect to, and returns its first line of output. It is killed and waited
+// for at the end of the test if it still runs; its standard input closes
+// then, which helpers take as their end.
+func startHelper(t *testing.T, mode, addr string) (*helperProcess, string) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -99,10 +106,10 @@ func startFaultHelper(t *testing.T, mode, addr string) *helperProcess {
 		cancel()
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	h := &helperProcess{stderr: new(syncBuffer), done: make(chan struct{})}
 	cmd := exec.CommandContext(ctx, exe)
 	cmd.Env = append(os.Environ(), helperEnv+"="+mode, helperAddrEnv+"="+addr)
-	cmd.Stdout, cmd.Stderr = w, &stderr
+	cmd.Stdout, cmd.Stderr = w, h.stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		cancel()
@@ -116,22 +123,33 @@ func startFaultHelper(t *testing.T, mode, addr string) *helperProcess {
 		r.Close()
 		t.Fatal(err)
 	}
-	h := &helperProcess{cmd: cmd, done: make(chan struct{})}
+	h.cmd = cmd
 	go func() {
-		cmd.Wait()
+		h.err = cmd.Wait()
 		close(h.done)
 	}()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
 		stdin.Close()
+		cmd.Process.Kill()
 		<-h.done
 		cancel()
 		r.Close()
 	})
 	r.SetReadDeadline(time.Now().Add(processTimeout))
 	line, err := bufio.NewReader(r).ReadString('\n')
-	if err != nil || line != "ready\n" {
-		t.Fatalf("helper %s: read %q, %v; stderr:\n%s", mode, line, err, stderr.String())
+	if err != nil {
+		t.Fatalf("helper %s: read %q, %v; stderr:\n%s", mode, line, err, h.stderr.String())
+	}
+	return h, line
+}
+
+// startFaultHelper starts a helper that connects to addr and waits for its
+// "ready" line.
+func startFaultHelper(t *testing.T, mode, addr string) *helperProcess {
+	t.Helper()
+	h, line := startHelper(t, mode, addr)
+	if line != "ready\n" {
+		t.Fatalf("helper %s: read %q, want ready; stderr:\n%s", mode, line, h.stderr.String())
 	}
 	return h
 }

@@ -73,7 +73,7 @@
 //	                 identity, or the client's (which does not verify the
 //	                 server)
 //	-queue N         received messages waiting for the program before the
-//	                 connection stops reading (default 0: unbounded)
+//	                 connection stops reading (default 1024; -1: unbounded)
 //	-wire GENERATION the hat wire generation: legacy (hat-chatter, the
 //	                 default), current (hat-drivers since 2023), or for
 //	                 serve auto: each connection's generation is taken from

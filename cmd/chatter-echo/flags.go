@@ -27,7 +27,7 @@ func (f *connFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.schemas, "schema", "`PATH` of an .sbs file or of a directory of them (repeatable)")
 	fs.DurationVar(&f.ping, "ping", chatter.DefaultPingTimeout, "keepalive period, 0 disables")
 	fs.StringVar(&f.pem, "pem", "", "`FILE` holding the certificate and private key for ssl+sbs")
-	fs.IntVar(&f.queue, "queue", 0, "stop reading when `N` received messages wait, 0 for unbounded")
+	fs.IntVar(&f.queue, "queue", chatter.DefaultQueueSize, "stop reading when `N` received messages wait, -1 for unbounded")
 	wires := "legacy or current"
 	if f.allowAuto {
 		wires = "legacy, current or auto"
@@ -39,8 +39,8 @@ func (f *connFlags) check() error {
 	switch {
 	case f.ping < 0:
 		return errors.New("-ping must not be negative")
-	case f.queue < 0:
-		return errors.New("-queue must not be negative")
+	case f.queue < chatter.QueueUnbounded || f.queue == 0:
+		return errors.New("-queue must be positive, or -1 for unbounded")
 	case f.wire.w == chatter.WireAuto && !f.allowAuto:
 		return errors.New("-wire auto is for serve: a client must choose its generation")
 	}

@@ -42,7 +42,7 @@ type vectorFile struct {
 	Lenient []vectorCase
 }
 
-func load(t *testing.T, path string) *vectorFile {
+func load(t testing.TB, path string) *vectorFile {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -56,7 +56,7 @@ func load(t *testing.T, path string) *vectorFile {
 }
 
 // schemaFiles reads schemas/ as go generate gives it to sbs-gen.
-func schemaFiles(t *testing.T) []gen.File {
+func schemaFiles(t testing.TB) []gen.File {
 	t.Helper()
 	paths, err := filepath.Glob("schemas/*.sbs")
 	if err != nil {
@@ -75,7 +75,7 @@ func schemaFiles(t *testing.T) []gen.File {
 }
 
 // repo holds every schema of the package, as the generated code has them.
-func repo(t *testing.T) *sbs.Repository {
+func repo(t testing.TB) *sbs.Repository {
 	t.Helper()
 	var src []sbs.Source
 	for _, f := range schemaFiles(t) {
@@ -319,4 +319,72 @@ func TestDepth(t *testing.T) {
 	if want == nil || err.Error() != want.Error() {
 		t.Fatalf("AppendSBS error %v\ndynamic error %v", err, want)
 	}
+}
+
+// FuzzUnmarshalSBS is differential: for every type the vectors use, the
+// generated UnmarshalSBS must agree with the dynamic decoder on any input —
+// both refuse it with the same error, or both accept it and re-encode it to
+// the same bytes. The generated code's int64 refuses big Integers with
+// ErrOverflow, which may come before an error the dynamic decoder finds
+// further on.
+func FuzzUnmarshalSBS(f *testing.F) {
+	r := repo(f)
+	var keys [][2]string
+	seen := map[[2]string]bool{}
+	for _, path := range []string{validVectors, invalidVectors} {
+		vf := load(f, path)
+		for _, c := range append(vf.Cases, vf.Lenient...) {
+			module, name := key(&c)
+			k := [2]string{module, name}
+			data, err := hex.DecodeString(c.Hex)
+			if err != nil {
+				f.Fatal(err)
+			}
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+			f.Add(uint16(slices.Index(keys, k)), data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, which uint16, data []byte) {
+		k := keys[int(which)%len(keys)]
+		typ, err := r.Type(k[0], k[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		dyn, derr := typ.Decode(data)
+		v := NewSBS(k[0], k[1])
+		gerr := v.UnmarshalSBS(data)
+		switch {
+		case derr != nil:
+			if gerr == nil {
+				t.Fatalf("%s.%s %x: dynamic error %v, generated accepts it", k[0], k[1], data, derr)
+			}
+			if gerr.Error() == derr.Error() {
+				break
+			}
+			// The one allowed difference: a big Integer before the
+			// dynamic decoder's error, which int64 fields refuse first.
+			var gd, dd *sbs.DataError
+			if !errors.Is(gerr, sbs.ErrOverflow) || !errors.As(gerr, &gd) || !errors.As(derr, &dd) || gd.Offset >= dd.Offset {
+				t.Fatalf("%s.%s %x: dynamic error %v, generated %v", k[0], k[1], data, derr, gerr)
+			}
+		case hasBig(dyn):
+			if !errors.Is(gerr, sbs.ErrOverflow) {
+				t.Fatalf("%s.%s %x: a big Integer, generated error %v, want ErrOverflow", k[0], k[1], data, gerr)
+			}
+		case gerr != nil:
+			t.Fatalf("%s.%s %x: dynamic decodes %v, generated fails: %v", k[0], k[1], data, dyn, gerr)
+		default:
+			want, err := typ.Encode(dyn)
+			if err != nil {
+				t.Fatalf("re-encoding the dynamic value: %v", err)
+			}
+			got, err := v.AppendSBS(nil)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("%s.%s %x: generated re-encodes %x (%v), dynamic %x", k[0], k[1], data, got, err, want)
+			}
+		}
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync/atomic"
+	"time"
 
 	"github.com/gochatter/gochatter/pkg/aio"
 	"github.com/gochatter/gochatter/pkg/sbs"
@@ -49,6 +50,15 @@ type Conn struct {
 	// its connections).
 	released func()
 
+	// owner is the Closing channel of the server group that owns the
+	// connection, nil for others: closing the server drops what is
+	// undelivered, however the connection had ended.
+	owner <-chan struct{}
+
+	// handshakeDeadline, on a server connection, is when the handshake
+	// timeout ends; the reader enforces it for a WireAuto first frame.
+	handshakeDeadline time.Time
+
 	// wire is the connection's generation (a Wire); WireAuto until the
 	// reader decides it from the first frame, and then wireReady closes.
 	wire      atomic.Uint32
@@ -58,8 +68,9 @@ type Conn struct {
 }
 
 // Connect dials a Chatter server at address (tcp+sbs://HOST:PORT or
-// ssl+sbs://HOST:PORT). ctx bounds the dial and the TLS handshake only; the
-// connection lives until it is closed. repo must hold the payload types
+// ssl+sbs://HOST:PORT). ctx and the handshake timeout
+// ([WithHandshakeTimeout], 10 s) bound the dial and the TLS handshake only;
+// the connection lives until it is closed. repo must hold the payload types
 // both sides use; the Hat and HatPing modules need not be in it.
 func Connect(ctx context.Context, repo *sbs.Repository, addr string, opts ...Option) (*Conn, error) {
 	a, err := parseAddress(addr)
@@ -79,6 +90,11 @@ func Connect(ctx context.Context, repo *sbs.Repository, addr string, opts ...Opt
 			return nil, err
 		}
 	}
+	if cfg.handshakeTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.handshakeTimeout)
+		defer cancel()
+	}
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", a.hostPort())
 	if err != nil {
@@ -93,7 +109,7 @@ func Connect(ctx context.Context, repo *sbs.Repository, addr string, opts ...Opt
 		}
 		nc = tc
 	}
-	c := newConn(nc, raw, repo, cfg, a.scheme, aio.NewGroup(), nil)
+	c := newConn(nc, raw, repo, cfg, a.scheme, aio.NewGroup(), nil, time.Time{}, nil)
 	c.log.Debug("chatter: connected", "local", c.local, "remote", c.remote, "wire", c.Wire())
 	return c, nil
 }
@@ -114,29 +130,35 @@ func NewConn(nc net.Conn, repo *sbs.Repository, opts ...Option) (*Conn, error) {
 	if tc, ok := nc.(*tls.Conn); ok {
 		s, raw = schemeSSL, tc.NetConn()
 	}
-	return newConn(nc, raw, repo, cfg, s, aio.NewGroup(), nil), nil
+	return newConn(nc, raw, repo, cfg, s, aio.NewGroup(), nil, time.Time{}, nil), nil
 }
 
 // readBufferSize is the reader's starting buffer; it grows with large
 // frames and shrinks back when they are gone.
 const readBufferSize = 4 << 10
 
-// newConn starts the connection's goroutines in g.
-func newConn(nc, raw net.Conn, repo *sbs.Repository, cfg *config, s scheme, g *aio.Group, released func()) *Conn {
+// newConn starts the connection's goroutines in g. A server gives the end
+// of the connection's handshake timeout, which the reader enforces on a
+// WireAuto connection's first frame.
+func newConn(nc, raw net.Conn, repo *sbs.Repository, cfg *config, s scheme, g, owner *aio.Group, handshakeDeadline time.Time, released func()) *Conn {
 	c := &Conn{
-		repo:      repo,
-		nc:        nc,
-		raw:       raw,
-		cfg:       cfg,
-		log:       cfg.logger,
-		local:     formatAddress(s, nc.LocalAddr()),
-		remote:    formatAddress(s, nc.RemoteAddr()),
-		group:     g,
-		out:       newOutbox(cfg.sendBufferSize),
-		wireReady: make(chan struct{}),
-		released:  released,
+		handshakeDeadline: handshakeDeadline,
+		repo:              repo,
+		nc:                nc,
+		raw:               raw,
+		cfg:               cfg,
+		log:               cfg.logger,
+		local:             formatAddress(s, nc.LocalAddr()),
+		remote:            formatAddress(s, nc.RemoteAddr()),
+		group:             g,
+		out:               newOutbox(cfg.sendBufferSize),
+		wireReady:         make(chan struct{}),
+		released:          released,
 	}
 	c.life.init()
+	if owner != nil {
+		c.owner = owner.Closing()
+	}
 	c.wire.Store(uint32(cfg.wire))
 	if cfg.wire != WireAuto {
 		close(c.wireReady)
@@ -217,6 +239,17 @@ func (c *Conn) RemoteAddress() string { return c.remote }
 // do not appear here. Messages and Receive share one stream: use one or the
 // other.
 func (c *Conn) Messages() <-chan Msg { return c.sup.msgs }
+
+// DiscardMessages tells the connection that the application will not read
+// [Conn.Messages]: received messages that are not replies to a Request are
+// dropped from then on, those queued and not yet read too, and counted in
+// Stats.MessagesDiscarded; pings are still answered. A connection that only
+// sends needs it, or its bounded receive queue fills, and then it stops
+// reading the socket (and sees no more pongs or replies). Messages is still
+// closed when the connection ends.
+func (c *Conn) DiscardMessages() {
+	c.out.post(supEvent{kind: evDiscard})
+}
 
 // Receive returns the next received message, waiting for it until ctx
 // ends. Once every message has been delivered and reading has ended it

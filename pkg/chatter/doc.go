@@ -110,13 +110,22 @@
 //
 // # Limits and observability
 //
-// [WithMaxMessageSize] caps frames in both directions before anything is
-// allocated; [WithSendBufferSize] bounds queued outgoing bytes;
-// [WithQueueSize] bounds received messages (the socket is not read while
-// it is full); [WithFrameReadTimeout] drops peers that trickle a frame;
-// [WithMaxConnections] caps a server's connections. [Conn.Stats] gives a
-// connection's counters at any time; connects, closes (with the reason)
-// and ping timeouts are logged at debug level to [WithLogger]'s logger.
+// Everything a peer can make a connection hold has a bound and a default
+// (see options.go): [WithQueueSize] bounds received messages (1,024; the
+// socket is not read while the queue is full, and [Conn.DiscardMessages]
+// is for connections that only send); [WithSendBufferSize] bounds queued
+// outgoing bytes (1 MiB); [MaxQueuedControlBytes] bounds pongs queued for a
+// peer that pings without reading; [WithMaxMessageSize] caps frames in
+// both directions before anything is allocated (64 MiB);
+// [WithHandshakeTimeout] (10 s), [WithFrameReadTimeout] (30 s) and the
+// keepalive bound how long a silent or trickling peer is kept;
+// [WithMaxConnections] caps a server's connections (10,000). A server's
+// accept loop backs off on errors such as too many open files and keeps
+// serving. [Conn.Stats] gives a connection's counters at any time;
+// connects, closes (with the reason) and ping timeouts are logged at debug
+// level to [WithLogger]'s logger, and what a flood of peers could trigger
+// (failed handshakes, refused connections, accept errors) at warning
+// level, rate-limited.
 //
 // # TLS
 //

@@ -29,6 +29,10 @@ var (
 	// ErrFrameTimeout: a frame that had begun to arrive was not complete
 	// within the frame-read timeout (WithFrameReadTimeout).
 	ErrFrameTimeout = errors.New("chatter: frame read timeout")
+	// ErrHandshakeTimeout: a connection did not complete its TLS
+	// handshake, or on a WireAuto server did not send its first frame,
+	// within the handshake timeout (WithHandshakeTimeout).
+	ErrHandshakeTimeout = errors.New("chatter: handshake timeout")
 	// ErrPeerClosed: the peer ended the stream.
 	ErrPeerClosed = errors.New("chatter: connection closed by peer")
 )

@@ -50,23 +50,30 @@ type frameReader struct {
 	timer *frameTimer
 }
 
-// frameTimer enforces the frame-read timeout: from the moment the reader
-// has part of a frame and must wait for the rest, the whole frame has to
-// arrive within the timeout, so a peer trickling bytes cannot hold the
-// connection (and its buffer) forever.
+// frameTimer owns the reader's deadline. It enforces the frame-read
+// timeout: from the moment the reader has part of a frame and must wait
+// for the rest, the whole frame has to arrive within the timeout, so a peer
+// trickling bytes cannot hold the connection (and its buffer) forever. And
+// while limit is set — a WireAuto server's handshake, until the first
+// frame has shown the generation — no read waits past it.
 type frameTimer struct {
 	conn    interface{ SetReadDeadline(time.Time) error }
-	timeout time.Duration
-	stopped func() bool // whether the reader is being stopped (closing, or Shutdown)
+	timeout time.Duration // per frame; 0: none
+	limit   time.Time     // the handshake deadline; zero: none
+	stopped func() bool   // whether the reader is being stopped (closing, or Shutdown)
 	armed   bool
 }
 
 func (t *frameTimer) arm() {
-	if t.armed {
+	if t.armed || t.timeout == 0 {
 		return
 	}
 	t.armed = true
-	t.conn.SetReadDeadline(time.Now().Add(t.timeout))
+	d := time.Now().Add(t.timeout)
+	if !t.limit.IsZero() && t.limit.Before(d) {
+		d = t.limit
+	}
+	t.conn.SetReadDeadline(d)
 	t.reassert()
 }
 
@@ -75,8 +82,17 @@ func (t *frameTimer) disarm() {
 		return
 	}
 	t.armed = false
-	t.conn.SetReadDeadline(time.Time{})
+	t.conn.SetReadDeadline(t.limit)
 	t.reassert()
+}
+
+// setLimit starts (or, with the zero time, ends) the handshake deadline.
+func (t *frameTimer) setLimit(d time.Time) {
+	t.limit = d
+	if !t.armed {
+		t.conn.SetReadDeadline(d)
+		t.reassert()
+	}
 }
 
 // reassert keeps the immediate read deadline that stops the reader in

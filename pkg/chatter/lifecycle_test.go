@@ -533,7 +533,7 @@ func TestLifecycleMethods(t *testing.T) {
 		}
 		return names
 	}
-	wantConn := []string{"Close", "Context", "Done", "Drain", "Err", "LocalAddress", "Messages", "Receive",
+	wantConn := []string{"Close", "Context", "DiscardMessages", "Done", "Drain", "Err", "LocalAddress", "Messages", "Receive",
 		"RemoteAddress", "Request", "Send", "Stats", "Wait", "Wire"}
 	if got := methods((*chatter.Conn)(nil)); !slices.Equal(got, wantConn) {
 		t.Errorf("Conn's methods:\n got %v\nwant %v", got, wantConn)
@@ -691,4 +691,43 @@ func TestNewServerOnAListener(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A server connection that failed (its peer reset it) with messages the
+// application never read: closing the server drops them and returns.
+func TestServerCloseDropsWhatAFailedConnectionHeld(t *testing.T) {
+	accepted := make(chan *chatter.Conn, 1)
+	srv, err := chatter.Listen(t.Context(), testRepo, "tcp+sbs://127.0.0.1:0", func(_ context.Context, c *chatter.Conn) { accepted <- c })
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.Dial("tcp", strings.TrimPrefix(srv.Addresses()[0], "tcp+sbs://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var burst []byte
+	for i := range int64(200) {
+		burst = append(burst, requestFrame(i+1, i%64)...)
+	}
+	if _, err := nc.Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	c := <-accepted
+	for c.Stats().MessagesIn < 200 {
+		time.Sleep(time.Millisecond)
+	}
+	nc.(*net.TCPConn).SetLinger(0)
+	nc.Close() // a reset: the connection fails, nothing read is delivered yet
+	waitEnded(t, c)
+	done := make(chan error, 1)
+	go func() { done <- srv.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Close = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("server Close did not return")
+	}
+	<-c.Done()
 }

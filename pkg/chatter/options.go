@@ -7,18 +7,38 @@ import (
 	"time"
 )
 
-// Defaults of the connection options.
+// Defaults of the connection options. Every resource a peer can make a
+// connection hold is bounded by one of them: memory by the receive queue,
+// the send buffer, the control-frame cap and the maximum message size;
+// time by the handshake, frame-read and ping timeouts; a server's
+// descriptors by the connection cap.
 const (
-	DefaultPingTimeout    = 20 * time.Second
-	DefaultMaxMessageSize = 64 << 20
-	DefaultSendBufferSize = 1 << 20
-	DefaultPingDelay      = 20 * time.Second
-	DefaultFlushTimeout   = 5 * time.Second
-	DefaultReplyGrace     = time.Second
+	DefaultPingTimeout      = 20 * time.Second
+	DefaultPingDelay        = 20 * time.Second
+	DefaultQueueSize        = 1024 // received messages, as hat-drivers' queue
+	DefaultMaxMessageSize   = 64 << 20
+	DefaultSendBufferSize   = 1 << 20
+	DefaultFrameReadTimeout = 30 * time.Second
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultMaxConnections   = 10_000
+	DefaultFlushTimeout     = 5 * time.Second
+	DefaultReplyGrace       = time.Second
 )
 
-// Option configures Connect and Listen. Options are applied in order and
-// validated once, when Connect or Listen starts.
+// QueueUnbounded, given to [WithQueueSize], removes the bound on received
+// messages, as in the legacy original: a peer that sends faster than the
+// application reads then grows memory without limit.
+const QueueUnbounded = -1
+
+// MaxQueuedControlBytes bounds the control frames (pongs) a connection
+// queues for a peer that does not read what it is sent. Past it, the
+// reader waits for the writer, as any sender waits for the send buffer: a
+// peer that floods pings without reading stops being read.
+const MaxQueuedControlBytes = 4 << 10
+
+// Option configures Connect, NewConn, Listen and NewServer. Options are
+// applied in order and validated once, when the connection or server
+// starts. Zero values mean the default.
 type Option interface{ apply(*config) }
 
 type optionFunc func(*config)
@@ -26,30 +46,29 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	pingTimeout     time.Duration
-	queueSize       int
-	pemFile         string
-	tlsConfig       *tls.Config
-	maxMessageSize  int
-	sendBufferSize  int
-	keepConnections bool
-	rawPayloads     bool
-	wire            Wire
-	pingDelay       time.Duration
-	frameTimeout    time.Duration
-	maxConnections  int
-	flushTimeout    time.Duration
-	replyGrace      time.Duration
-	logger          *slog.Logger
+	pingTimeout      time.Duration
+	queueSize        int // 0: unbounded (QueueUnbounded given)
+	pemFile          string
+	tlsConfig        *tls.Config
+	maxMessageSize   int
+	sendBufferSize   int
+	keepConnections  bool
+	rawPayloads      bool
+	wire             Wire
+	pingDelay        time.Duration
+	frameTimeout     time.Duration // 0: none
+	handshakeTimeout time.Duration // 0: none
+	maxConnections   int           // 0: no limit
+	flushTimeout     time.Duration
+	replyGrace       time.Duration
+	logger           *slog.Logger
+	// warn rate-limits the warnings a flood of peers could otherwise
+	// repeat without end; a server's connections share their server's.
+	warn *logLimiter
 }
 
 func newConfig(opts []Option) (*config, error) {
-	c := &config{
-		pingTimeout:    DefaultPingTimeout,
-		maxMessageSize: DefaultMaxMessageSize,
-		sendBufferSize: DefaultSendBufferSize,
-		pingDelay:      DefaultPingDelay,
-	}
+	c := &config{pingTimeout: DefaultPingTimeout, pingDelay: DefaultPingDelay}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(c)
@@ -58,16 +77,12 @@ func newConfig(opts []Option) (*config, error) {
 	switch {
 	case c.pingTimeout < 0:
 		return nil, fmt.Errorf("chatter: negative ping timeout %v", c.pingTimeout)
-	case c.queueSize < 0:
-		return nil, fmt.Errorf("chatter: negative queue size %d", c.queueSize)
-	case c.maxMessageSize <= 0:
-		return nil, fmt.Errorf("chatter: maximum message size must be positive, got %d", c.maxMessageSize)
-	case c.sendBufferSize <= 0:
-		return nil, fmt.Errorf("chatter: send buffer size must be positive, got %d", c.sendBufferSize)
-	case c.frameTimeout < 0:
-		return nil, fmt.Errorf("chatter: negative frame-read timeout %v", c.frameTimeout)
-	case c.maxConnections < 0:
-		return nil, fmt.Errorf("chatter: negative connection limit %d", c.maxConnections)
+	case c.queueSize < QueueUnbounded:
+		return nil, fmt.Errorf("chatter: queue size %d (want a bound, 0 for the default or QueueUnbounded)", c.queueSize)
+	case c.maxMessageSize < 0:
+		return nil, fmt.Errorf("chatter: negative maximum message size %d", c.maxMessageSize)
+	case c.sendBufferSize < 0:
+		return nil, fmt.Errorf("chatter: negative send buffer size %d", c.sendBufferSize)
 	case c.pingDelay < 0:
 		return nil, fmt.Errorf("chatter: negative ping delay %v", c.pingDelay)
 	case c.wire > WireAuto:
@@ -77,16 +92,41 @@ func newConfig(opts []Option) (*config, error) {
 	case c.replyGrace < 0:
 		return nil, fmt.Errorf("chatter: negative reply grace %v", c.replyGrace)
 	}
-	if c.flushTimeout == 0 {
-		c.flushTimeout = DefaultFlushTimeout
-	}
-	if c.replyGrace == 0 {
-		c.replyGrace = DefaultReplyGrace
-	}
+	c.queueSize = defaultInt(c.queueSize, DefaultQueueSize)
+	c.maxMessageSize = defaultInt(c.maxMessageSize, DefaultMaxMessageSize)
+	c.sendBufferSize = defaultInt(c.sendBufferSize, DefaultSendBufferSize)
+	c.maxConnections = defaultInt(c.maxConnections, DefaultMaxConnections)
+	c.frameTimeout = defaultDuration(c.frameTimeout, DefaultFrameReadTimeout)
+	c.handshakeTimeout = defaultDuration(c.handshakeTimeout, DefaultHandshakeTimeout)
+	c.flushTimeout = defaultDuration(c.flushTimeout, DefaultFlushTimeout)
+	c.replyGrace = defaultDuration(c.replyGrace, DefaultReplyGrace)
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}
+	c.warn = newLogLimiter()
 	return c, nil
+}
+
+// defaultInt maps 0 to the default and a negative value (the "no limit"
+// of the options that have one) to 0, which the code reads as no limit.
+func defaultInt(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+func defaultDuration(v, def time.Duration) time.Duration {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
 }
 
 // WithPingTimeout sets the keepalive's timeout T. On the legacy wire it is
@@ -103,7 +143,16 @@ func WithPingTimeout(d time.Duration) Option {
 // WithQueueSize bounds the number of received messages waiting for the
 // application. While the queue is full the connection stops reading its
 // socket, so a slow reader slows the peer down and nothing is dropped. The
-// default, 0, is unbounded, as in the original.
+// default is 1024 (0 means the default); [QueueUnbounded] removes the
+// bound, as in the legacy original.
+//
+// While the queue is full, this side does not read the peer's pings and
+// pongs either. Its own ping timeout does not fire then (the stall is its
+// own application's doing), but the peer's may: a peer that pings sees no
+// answer while the application does not read. A Request's reply may wait
+// behind unread messages too: while Requests are waiting, the connection
+// reads one more batch (at most 64 messages) past the bound for each, so
+// that their replies can come through, and no more.
 func WithQueueSize(n int) Option {
 	return optionFunc(func(c *config) { c.queueSize = n })
 }
@@ -126,7 +175,7 @@ func WithTLSConfig(cfg *tls.Config) Option {
 // WithMaxMessageSize caps the body of one frame, in both directions. A peer
 // announcing a larger frame has its connection closed before anything is
 // allocated for it; sending a larger message fails with
-// ErrMessageTooLarge. The default is 64 MiB.
+// ErrMessageTooLarge. The default is 64 MiB (0 means the default).
 func WithMaxMessageSize(n int) Option {
 	return optionFunc(func(c *config) { c.maxMessageSize = n })
 }
@@ -134,7 +183,7 @@ func WithMaxMessageSize(n int) Option {
 // WithSendBufferSize bounds the bytes queued for writing. Send blocks
 // (honouring its context) while this much is waiting for a peer that does
 // not read. One message larger than the bound is still accepted when
-// nothing else is queued. The default is 1 MiB.
+// nothing else is queued. The default is 1 MiB (0 means the default).
 func WithSendBufferSize(n int) Option {
 	return optionFunc(func(c *config) { c.sendBufferSize = n })
 }
@@ -172,16 +221,32 @@ func WithPingDelay(d time.Duration) Option {
 
 // WithFrameReadTimeout bounds how long one frame may take to arrive once
 // its first bytes are in: a peer that sends a header and then trickles the
-// rest is closed with ErrFrameTimeout. The default, 0, waits as long as the
-// keepalive lets it (the originals have no such limit).
+// rest is closed with ErrFrameTimeout, pings or no pings. The default is
+// 30 s (0 means the default); a negative d removes the limit (the
+// originals have none). Raise it for large messages over slow links: at
+// 10 Mbit/s a 64 MiB frame takes about a minute.
 func WithFrameReadTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.frameTimeout = d })
 }
 
+// WithHandshakeTimeout bounds how long a new connection may take to become
+// a Chatter connection: the TLS handshake on ssl+sbs, and on a WireAuto
+// server the first frame, from which the generation is decided. A server
+// closes a connection that misses it, with ErrHandshakeTimeout, and logs
+// it at warning level (rate-limited); Connect fails. The default is 10 s
+// (0 means the default); a negative d removes the limit.
+func WithHandshakeTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.handshakeTimeout = d })
+}
+
 // WithMaxConnections caps a server's open connections: while n are open, a
-// new one is accepted and closed at once (and logged), so a flood of
-// connections cannot exhaust file descriptors or memory. The default, 0,
-// is no limit. Connect ignores it.
+// new one is accepted and closed at once (logged at warning level,
+// rate-limited), so a flood of connections cannot exhaust file descriptors
+// or memory. A connection counts from the moment it is accepted, its TLS
+// handshake included: a slot is a descriptor, and the handshake timeout
+// bounds how long a client that never completes it holds one. The default
+// is 10,000 (0 means the default); a negative n removes the limit. Connect
+// ignores it.
 func WithMaxConnections(n int) Option {
 	return optionFunc(func(c *config) { c.maxConnections = n })
 }

@@ -96,6 +96,16 @@ func (k *keepalive) heard(key convKey) {
 // peer has not answered in time.
 func (s *supervisor) fireKeepalive(ctx context.Context, now time.Time) error {
 	k := &s.ka
+	if k.awaiting && s.stalled {
+		// Our own full queue has kept the reader from the answer: that is
+		// not the peer's fault. Wait another period, knowing whether the
+		// reader is still held up.
+		s.stalled = s.full()
+		if k.current {
+			k.timer.Reset(k.timeout)
+		}
+		return nil
+	}
 	if k.awaiting {
 		// Legacy: the ping sent one period ago has no answer. Current:
 		// nothing at all arrived within the timeout after our ping.
@@ -108,7 +118,7 @@ func (s *supervisor) fireKeepalive(ctx context.Context, now time.Time) error {
 			return nil
 		}
 		e := envelope{module: "HatChatter", typ: "Ping", token: true, owner: true, current: true}
-		if s.c.out.enqueue(ctx, s.c.group.Closing(), &e, sendMeta{newConv: true, control: true}) != nil {
+		if s.c.out.enqueue(ctx, s.c.group.Closing(), &e, sendMeta{newConv: true, kind: framePing}) != nil {
 			return nil // closing
 		}
 		k.timer.Reset(k.timeout)
@@ -116,12 +126,13 @@ func (s *supervisor) fireKeepalive(ctx context.Context, now time.Time) error {
 		// HatPing.MsgPing as a new conversation with last = false; the
 		// peer answers with MsgPong in the same conversation.
 		e := envelope{module: "HatPing", typ: "MsgPing", token: true, owner: true}
-		if s.c.out.enqueue(ctx, s.c.group.Closing(), &e, sendMeta{newConv: true, control: true}) != nil {
+		if s.c.out.enqueue(ctx, s.c.group.Closing(), &e, sendMeta{newConv: true, kind: framePing}) != nil {
 			return nil // closing
 		}
 		k.pingConv = convKey{first: e.first, owner: true}
 	}
 	s.c.stats.pingsOut.Add(1)
 	k.awaiting = true
+	s.stalled = s.full()
 	return nil
 }

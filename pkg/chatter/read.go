@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/gochatter/gochatter/pkg/sbs"
 )
@@ -28,10 +29,14 @@ func (c *Conn) readLoop(ctx context.Context) error {
 		c.life.exited(1)
 	}()
 	fr := newFrameReader(c.nc, c.cfg.maxMessageSize, readBufferSize)
-	if c.cfg.frameTimeout > 0 {
+	handshaking := !c.handshakeDeadline.IsZero() && c.Wire() == WireAuto
+	if c.cfg.frameTimeout > 0 || handshaking {
 		fr.timer = &frameTimer{conn: c.nc, timeout: c.cfg.frameTimeout, stopped: func() bool {
 			return ctx.Err() != nil || c.life.readStopped.Load()
 		}}
+		if handshaking {
+			fr.timer.setLimit(c.handshakeDeadline)
+		}
 	}
 	dec := newDecoder(c)
 	maxBatch := 64
@@ -48,6 +53,10 @@ func (c *Conn) readLoop(ctx context.Context) error {
 			in, err := dec.decode(body, fr.owned)
 			if err != nil {
 				return c.endRead(ctx, batch, readEnd{err: err})
+			}
+			if handshaking { // the first frame decided the generation
+				handshaking = false
+				fr.timer.setLimit(time.Time{})
 			}
 			if in.kind == inboundPing {
 				if err := c.sendPong(ctx, in); err != nil {
@@ -91,6 +100,11 @@ func (c *Conn) streamError(err error) readEnd {
 		return readEnd{err: fmt.Errorf("%w: stream ended inside a frame: %w", ErrProtocol, err), eof: true}
 	case errors.Is(err, os.ErrDeadlineExceeded) && c.life.readStopped.Load():
 		return readEnd{err: ErrClosed, local: true}
+	case errors.Is(err, os.ErrDeadlineExceeded) && c.Wire() == WireAuto:
+		c.cfg.warn.warn(c.log, "chatter: connection closed: no first frame within the handshake timeout",
+			"remote", c.remote, "timeout", c.cfg.handshakeTimeout)
+		// Nothing was read, so nothing is owed: no reply grace.
+		return readEnd{err: fmt.Errorf("%w: no first frame within %v", ErrHandshakeTimeout, c.cfg.handshakeTimeout), abort: true}
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		// Close sets a deadline too, but then the context has ended and
 		// endRead drops this; this one is the frame-read timeout's.

@@ -163,7 +163,7 @@ func (c *Conn) sendPong(ctx context.Context, ping inbound) error {
 	if c.Wire() == WireCurrent {
 		e.module, e.typ, e.current = "HatChatter", "Pong", true
 	}
-	if err := c.out.enqueue(ctx, c.group.Closing(), &e, sendMeta{control: true}); err != nil && ctx.Err() == nil {
+	if err := c.out.enqueue(ctx, c.group.Closing(), &e, sendMeta{kind: framePong}); err != nil && ctx.Err() == nil {
 		return err
 	}
 	return nil

@@ -90,7 +90,7 @@ func Listen(ctx context.Context, repo *sbs.Repository, addr string, handler Hand
 	var lc net.ListenConfig
 	var listeners []net.Listener
 	for _, h := range hosts {
-		l, err := lc.Listen(ctx, "tcp", address{host: h, port: a.port}.hostPort())
+		l, err := lc.Listen(ctx, listenNetwork(h), address{host: h, port: a.port}.hostPort())
 		if err != nil {
 			for _, l := range listeners {
 				l.Close()
@@ -100,6 +100,19 @@ func Listen(ctx context.Context, repo *sbs.Repository, addr string, handler Hand
 		listeners = append(listeners, l)
 	}
 	return serve(repo, listeners, a.scheme, tlsCfg, cfg, handler), nil
+}
+
+// listenNetwork is the network for listening on host: an IPv4 address
+// listens on IPv4 only and an IPv6 address on IPv6 only, as the original
+// does (0.0.0.0 is not [::]); the empty host listens on every interface.
+func listenNetwork(host string) string {
+	switch ip := net.ParseIP(host); {
+	case ip == nil:
+		return "tcp"
+	case ip.To4() != nil:
+		return "tcp4"
+	}
+	return "tcp6"
 }
 
 // NewServer serves Chatter on a listener the caller made: one from a
@@ -169,27 +182,54 @@ func (s *Server) Addresses() []string { return append([]string(nil), s.addrs...)
 // still open.
 func (s *Server) OpenConnections() int { return int(s.open.Load()) }
 
-// acceptLoop runs one listening socket.
+// Accept errors other than a closed listener are taken as temporary, as
+// net/http and grpc-go do: too many open files, a connection aborted before
+// it was accepted, no buffer space. The loop sleeps, from acceptBackoffMin
+// doubling to acceptBackoffMax, and tries again; the connections already
+// open go on.
+const (
+	acceptBackoffMin = 5 * time.Millisecond
+	acceptBackoffMax = time.Second
+)
+
+// acceptLoop runs one listening socket until it is closed.
 func (s *Server) acceptLoop(ctx context.Context, l net.Listener) error {
+	var backoff time.Duration
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		nc, err := l.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				// Closed by somebody else: the server cannot go on.
+				err = fmt.Errorf("chatter: accept: %w", err)
+				s.fail(err)
+				return err
 			}
-			// The listener is broken: the server cannot go on.
-			err = fmt.Errorf("chatter: accept: %w", err)
-			s.stopAccepting(err)
-			s.conns.CloseWithCause(err)
-			s.group.CloseWithCause(err)
-			return err
+			backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
+			s.cfg.warn.warn(s.cfg.logger, "chatter: accept failed; retrying", "err", err, "retry", backoff)
+			if timer == nil {
+				timer = time.NewTimer(backoff)
+			} else {
+				timer.Reset(backoff)
+			}
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return nil
+			}
+			continue
 		}
+		backoff = 0
 		if max := s.cfg.maxConnections; max > 0 && s.open.Load() >= int64(max) {
-			s.cfg.logger.Warn("chatter: connection refused: server at its connection limit",
+			s.cfg.warn.warn(s.cfg.logger, "chatter: connection refused: server at its connection limit",
 				"remote", nc.RemoteAddr().String(), "limit", max)
 			nc.Close()
 			continue
@@ -206,9 +246,20 @@ func (s *Server) acceptLoop(ctx context.Context, l net.Listener) error {
 	}
 }
 
+// fail stops the server for err, a listener that broke.
+func (s *Server) fail(err error) {
+	s.stopAccepting(err)
+	s.conns.CloseWithCause(err)
+	s.group.CloseWithCause(err)
+}
+
 // start finishes the TLS handshake, makes the connection and starts its
 // handler.
 func (s *Server) start(ctx context.Context, raw net.Conn, release func()) {
+	var deadline time.Time
+	if hto := s.cfg.handshakeTimeout; hto > 0 {
+		deadline = time.Now().Add(hto)
+	}
 	nc := raw
 	tc, isTLS := raw.(*tls.Conn)
 	if isTLS {
@@ -217,12 +268,21 @@ func (s *Server) start(ctx context.Context, raw net.Conn, release func()) {
 		tc, isTLS = tls.Server(raw, s.tls), true
 	}
 	if isTLS {
+		raw.SetDeadline(deadline)
 		if err := tc.HandshakeContext(ctx); err != nil {
-			s.cfg.logger.Debug("chatter: TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
+			if ctx.Err() == nil {
+				msg := "chatter: TLS handshake failed"
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					msg = "chatter: TLS handshake timed out"
+				}
+				s.cfg.warn.warn(s.cfg.logger, msg, "remote", raw.RemoteAddr().String(), "err", err)
+			}
 			raw.Close()
 			release()
 			return
 		}
+		raw.SetDeadline(time.Time{})
 		nc = tc
 	}
 	sch := schemeTCP
@@ -230,7 +290,7 @@ func (s *Server) start(ctx context.Context, raw net.Conn, release func()) {
 		sch = schemeSSL
 	}
 	if s.cfg.keepConnections {
-		c := newConn(nc, raw, s.repo, s.cfg, sch, aio.NewGroup(), release)
+		c := newConn(nc, raw, s.repo, s.cfg, sch, aio.NewGroup(), nil, deadline, release)
 		s.cfg.logger.Debug("chatter: connection accepted", "local", c.local, "remote", c.remote)
 		if s.handler != nil {
 			// The connection outlives the server, and so does its
@@ -255,7 +315,7 @@ func (s *Server) start(ctx context.Context, raw net.Conn, release func()) {
 	// so, and the registration below then does not happen.
 	var gone atomic.Bool
 	var made atomic.Pointer[Conn]
-	c := newConn(nc, raw, s.repo, s.cfg, sch, s.conns.NewChild(), func() {
+	c := newConn(nc, raw, s.repo, s.cfg, sch, s.conns.NewChild(), s.conns, deadline, func() {
 		release()
 		gone.Store(true)
 		if c := made.Load(); c != nil {

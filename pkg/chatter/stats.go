@@ -11,6 +11,8 @@ type Stats struct {
 	PingsIn     uint64 // pings received (each answered with a pong)
 	PingsOut    uint64 // pings sent by the keepalive
 	PongsIn     uint64 // pongs received
+	// MessagesDiscarded counts messages dropped after DiscardMessages.
+	MessagesDiscarded uint64
 	// OpenConversations counts the conversations this side is tracking: a
 	// conversation timeout armed or a Request waiting for its reply.
 	OpenConversations int
@@ -25,6 +27,7 @@ type connStats struct {
 	pongsIn    atomic.Uint64 // reader
 	pingsOut   atomic.Uint64 // supervisor
 	tracked    atomic.Int64  // supervisor
+	discarded  atomic.Uint64 // supervisor
 }
 
 func (s *connStats) countIn(k inboundKind) {
@@ -52,6 +55,7 @@ func (c *Conn) Stats() Stats {
 		PingsIn:           c.stats.pingsIn.Load(),
 		PingsOut:          c.stats.pingsOut.Load(),
 		PongsIn:           c.stats.pongsIn.Load(),
+		MessagesDiscarded: c.stats.discarded.Load(),
 		OpenConversations: int(c.stats.tracked.Load()),
 	}
 }

@@ -40,6 +40,13 @@ type supervisor struct {
 	end        *readEnd
 	msgsClosed bool
 	grace      grace
+	// extra counts the batches taken past a full queue for the sake of
+	// waiting Requests; stalled says that the reader was held up by a
+	// full queue since the last ping went out.
+	extra   int
+	stalled bool
+	// dropping: the application said it will not read (DiscardMessages).
+	dropping bool
 }
 
 // readBatch is what the reader hands over: messages, and with the last
@@ -60,6 +67,8 @@ const (
 	evSent
 	// evCancel: a Request gave up waiting; its reply goes to Messages.
 	evCancel
+	// evDiscard: the application will not read Messages.
+	evDiscard
 )
 
 // supEvent is a sender's event for the supervisor.
@@ -71,14 +80,16 @@ type supEvent struct {
 	reply    chan Msg // evRegister of a Request, evCancel
 }
 
-// unboundedChannelSize is the Messages channel's buffer when the receive
-// queue is unbounded; the rest waits in the supervisor's backlog.
-const unboundedChannelSize = 32
+// messagesChannelSize is the Messages channel's buffer; the rest of the
+// receive queue waits in the supervisor's backlog, which grows in chunks
+// with what is queued, so that an idle connection does not hold a buffer
+// of the whole queue's size.
+const messagesChannelSize = 32
 
 func newSupervisor(c *Conn) *supervisor {
-	size := c.cfg.queueSize
-	if size == 0 {
-		size = unboundedChannelSize
+	size := messagesChannelSize
+	if q := c.cfg.queueSize; q > 0 && q < size {
+		size = q
 	}
 	return &supervisor{
 		c:         c,
@@ -135,21 +146,29 @@ func (s *supervisor) run(ctx context.Context) error {
 	// for a server in auto mode after the first frame, so that nothing is
 	// sent before the peer has shown its generation.
 	wireReady := s.c.wireReady
-	bounded := s.c.cfg.queueSize > 0
 	for {
-		// Take new batches unless a bounded queue is full: then the
-		// reader waits, and with it the socket.
+		// Take new batches unless the queue is full: then the reader
+		// waits, and with it the socket. While Requests wait, one batch
+		// more each, so that their replies can come through.
 		in := s.inbound
 		var out chan<- Msg
 		var head Msg
+		full := false
 		if s.backlog.len > 0 {
 			out, head = s.msgs, s.backlog.front()
-			if bounded {
+			if full = s.full(); full && s.extra >= len(s.conv.pending) {
 				in = nil
+				s.stalled = true
 			}
+		}
+		if !full {
+			s.extra = 0
 		}
 		select {
 		case b := <-in:
+			if full {
+				s.extra++
+			}
 			// Events first: a sender posts its registration before its
 			// frame can be written, so a reply in this batch finds it.
 			s.takeEvents()
@@ -196,6 +215,13 @@ func (s *supervisor) run(ctx context.Context) error {
 	}
 }
 
+// full reports whether the receive queue is at its bound: the backlog
+// holds messages, so the channel is full, and the two hold QueueSize.
+func (s *supervisor) full() bool {
+	q := s.c.cfg.queueSize
+	return q > 0 && s.backlog.len > 0 && s.backlog.len+cap(s.msgs) >= q
+}
+
 // takeEvents handles every event posted so far.
 func (s *supervisor) takeEvents() {
 	evs := s.c.out.takeEvents(s.spare, false)
@@ -236,6 +262,21 @@ func (s *supervisor) handle(ev *supEvent) (gone int) {
 		}
 		// Otherwise the reply was handed over, or the request settled,
 		// before the cancel: the channel already says so.
+	case evDiscard:
+		s.dropping = true
+		n := s.backlog.len
+		for s.backlog.len > 0 {
+			s.backlog.pop()
+		}
+		for drained := false; !drained; {
+			select {
+			case <-s.msgs:
+				n++
+			default:
+				drained = true
+			}
+		}
+		s.c.stats.discarded.Add(uint64(n))
 	}
 	return gone
 }
@@ -268,15 +309,27 @@ func (s *supervisor) route(batch []inbound) {
 // readEnded handles the end of reading: no reply can come any more, the
 // keepalive has nothing to listen with, and what was read is delivered
 // before Messages closes.
+//
+// A connection that never received a message owes no reply: it closes at
+// once (flushing what the application queued) instead of waiting out the
+// grace, so that peers that connect and break the protocol straight away
+// do not hold a descriptor each for the grace.
 func (s *supervisor) readEnded(end *readEnd) {
 	s.end = end
 	s.conv.settle()
 	s.ka.stop()
+	if !end.abort && s.c.stats.messagesIn.Load() == 0 {
+		s.c.stop(end.err, end.local, modeFlush)
+	}
 }
 
 // deliver passes a message to the application, keeping order: straight
 // into the channel when nothing waits before it, else behind the backlog.
 func (s *supervisor) deliver(m Msg) {
+	if s.dropping {
+		s.c.stats.discarded.Add(1)
+		return
+	}
 	if s.backlog.len == 0 {
 		select {
 		case s.msgs <- m:
@@ -337,6 +390,10 @@ func (s *supervisor) shutdown() {
 			if life.discarded.Load() {
 				return
 			}
+		case <-s.c.owner:
+			// The owning server closed: a local close, even of a
+			// connection that had already failed.
+			return
 		}
 	}
 }

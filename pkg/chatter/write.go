@@ -37,6 +37,9 @@ type outbox struct {
 	messages uint64
 	err      error // set when the writer stops; every later send fails with it
 	limit    int   // bytes queued before senders wait
+	// control counts the bytes of pongs in buf, bounded by
+	// MaxQueuedControlBytes.
+	control int
 	// changed is closed and replaced whenever space frees, bytes are
 	// written or the outbox fails; it is nil while nobody waits on it.
 	changed chan struct{}
@@ -83,14 +86,29 @@ func signal(c chan struct{}) {
 	}
 }
 
+// frameKind says which bound a queued frame counts against.
+type frameKind uint8
+
+const (
+	// frameData, an application message, waits while the send buffer is
+	// full.
+	frameData frameKind = iota
+	// framePong, the answer to a peer's ping, does not wait behind data
+	// (it is small, and the peer's keepalive is waiting for it) but counts
+	// against MaxQueuedControlBytes: a peer that pings without reading
+	// makes the reader wait, and so stops being read.
+	framePong
+	// framePing, the keepalive's own, never waits: there is at most one
+	// per ping period, and the supervisor that sends it must not block.
+	framePing
+)
+
 // sendMeta says how a frame is queued and what the supervisor must learn
 // from it.
 type sendMeta struct {
 	// newConv makes the frame the first message of a new conversation.
 	newConv bool
-	// control frames (ping, pong) bypass the size limit: they are small
-	// and must not wait behind a peer that does not read.
-	control bool
+	kind    frameKind
 	// reply, for a Request, receives the peer's first answer.
 	reply chan Msg
 	// timeout arms a conversation timeout running onTimeout.
@@ -121,7 +139,7 @@ func (o *outbox) enqueue(ctx context.Context, done <-chan struct{}, e *envelope,
 			o.mu.Unlock()
 			return errSupervisorGone
 		}
-		if m.control || len(o.buf) == 0 || len(o.buf)+size <= o.limit {
+		if o.hasRoom(m.kind, size) {
 			break
 		}
 		ch := o.waitChan()
@@ -144,8 +162,11 @@ func (o *outbox) enqueue(ctx context.Context, done <-chan struct{}, e *envelope,
 	before := len(o.buf)
 	o.buf = e.appendBody(appendFrameHeader(o.buf, e.sizeBody()))
 	o.queued += int64(len(o.buf) - before)
-	if !m.control {
+	switch m.kind {
+	case frameData:
 		o.messages++
+	case framePong:
+		o.control += len(o.buf) - before
 	}
 	kick := false
 	key := convKey{first: e.first, owner: e.owner}
@@ -169,6 +190,18 @@ func (o *outbox) enqueue(ctx context.Context, done <-chan struct{}, e *envelope,
 		signal(o.kick)
 	}
 	return nil
+}
+
+// hasRoom reports whether a frame of kind with a body of size bytes may be
+// queued now. Call with mu held.
+func (o *outbox) hasRoom(kind frameKind, size int) bool {
+	switch kind {
+	case framePing:
+		return true
+	case framePong:
+		return o.control == 0 || o.control+size <= MaxQueuedControlBytes
+	}
+	return len(o.buf) == 0 || len(o.buf)+size <= o.limit
 }
 
 // errSupervisorGone: a registration came after the supervisor stopped
@@ -224,6 +257,7 @@ func (o *outbox) take(spare []byte) []byte {
 	}
 	b := o.buf
 	o.buf = spare[:0]
+	o.control = 0
 	o.broadcast()
 	return b
 }
@@ -318,7 +352,8 @@ const lingerTimeout = time.Second
 // the write deadline the close set), then closes the socket.
 //
 // When the reader stopped early (a frame that broke the protocol, a
-// server's Shutdown) the peer may still be sending. Closing a socket with
+// server's Shutdown) after messages that may have been answered, the peer
+// may still be sending. Closing a socket with
 // unread input makes TCP reset the connection, and the peer can lose the
 // replies just written; so the connection first ends its side (a FIN) and
 // discards what arrives until the peer ends its own, for at most
@@ -334,7 +369,7 @@ func (c *Conn) closeSocket(rest []byte) {
 			return
 		}
 	}
-	if c.life.unreadInput.Load() {
+	if c.life.unreadInput.Load() && c.stats.messagesIn.Load() > 0 {
 		<-c.life.readerDone // the reader no longer touches the socket
 		c.linger()
 	}
