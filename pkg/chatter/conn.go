@@ -95,8 +95,12 @@ func Connect(ctx context.Context, repo *sbs.Repository, addr string, opts ...Opt
 		ctx, cancel = context.WithTimeout(ctx, cfg.handshakeTimeout)
 		defer cancel()
 	}
-	var d net.Dialer
-	raw, err := d.DialContext(ctx, "tcp", a.hostPort())
+	dial := cfg.dial
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	raw, err := dial(ctx, "tcp", a.hostPort())
 	if err != nil {
 		return nil, fmt.Errorf("chatter: connect %s: %w", addr, err)
 	}
@@ -164,6 +168,9 @@ func newConn(nc, raw net.Conn, repo *sbs.Repository, cfg *config, s scheme, g, o
 		close(c.wireReady)
 	}
 	c.sup = newSupervisor(c)
+	if o := cfg.observer; o != nil {
+		o.Opened(c) // before any goroutine can report it Closed
+	}
 	// The supervisor starts first: it alone closes the Messages channel,
 	// and a reader that hit the end of the stream before the supervisor
 	// existed would otherwise leave that channel open for ever. The reader
@@ -204,7 +211,7 @@ func (c *Conn) Wire() Wire { return Wire(c.wire.Load()) }
 func (c *Conn) decideWire(w Wire) {
 	c.wire.Store(uint32(w))
 	close(c.wireReady)
-	c.log.Debug("chatter: wire generation decided", "local", c.local, "remote", c.remote, "wire", w)
+	c.log.Info("chatter: wire generation decided by the first frame", "local", c.local, "remote", c.remote, "wire", w)
 }
 
 // awaitWire waits until the generation is known, for sends on an auto

@@ -19,6 +19,15 @@
 //	}
 //	return conn.Wait(ctx) // nil when this side closed it, else why it ended
 //
+// A client that must stay connected, as hat's client components do, uses
+// [Redial]. A Go struct goes into [Data] as itself and [Decode] reads a
+// message into one. [Conn.Stats], [Server.Stats] and an [Observer] show
+// what connections do; the chatterdebug subpackage serves the counters
+// with expvar and pprof. The Example functions (Example, ExampleConnect,
+// ExampleListen, ExampleConn_Request, ExampleConversationTimeout,
+// Example_errgroup, ExampleRedial, ExampleDecode, ExampleServer_Stats) run
+// against loopback servers.
+//
 // The files follow the concepts: msg.go holds [Data], [Msg] and
 // [Conversation]; conn.go [Conn] and dialing; lifecycle.go how a
 // connection ends; send.go [Conn.Send] and [Conn.Request]; read.go the
@@ -26,7 +35,9 @@
 // supervisor.go the goroutine that owns conversation state and delivery;
 // conversation.go the send options and timeouts; ping.go the keepalive;
 // envelope.go and frame.go the wire format; wire.go the two generations;
-// server.go [Server]; options.go and errors.go the rest.
+// server.go [Server]; redial.go [Redial]; observe.go statistics and the
+// [Observer]; typed.go Go values; warn.go rate-limited warnings;
+// options.go and errors.go the rest.
 //
 // # Conversations
 //

@@ -3,54 +3,48 @@ package chatter_test
 import (
 	"context"
 	"fmt"
+	"log"
 	"net"
 
 	"github.com/gochatter/gochatter/pkg/chatter"
 	"github.com/gochatter/gochatter/pkg/sbs"
 )
 
-// Send and receive Go structs instead of the sbs value model: a bound
-// value encodes itself when sent, and Decode reads the raw payload of a
-// connection made WithRawPayloads.
+// Go structs instead of the sbs value model: a struct is sent as it is,
+// bound to its schema type on first use, and Decode reads a received
+// message into one, on any connection.
 func ExampleDecode() {
 	repo := sbs.MustRepository(sbs.Text(`module Shop
 Order = Tuple { id: Integer, items: Array(String), note: Maybe(String) }
 `))
 	type Order struct {
-		ID    int64
-		Items []string
-		Note  *string
-	}
-	orderType, _ := repo.Type("Shop", "Order")
-	orders, err := sbs.Bind[Order](orderType)
-	if err != nil {
-		fmt.Println(err)
-		return
+		ID    int64    `sbs:"id"`
+		Items []string `sbs:"items"`
+		Note  *string  `sbs:"note"` // Maybe(String)
 	}
 
 	a, b := net.Pipe()
-	client, _ := chatter.NewConn(a, repo, chatter.WithPingTimeout(0))
-	server, _ := chatter.NewConn(b, repo, chatter.WithPingTimeout(0), chatter.WithRawPayloads())
-	ctx := context.Background()
+	client, _ := chatter.NewConn(a, repo)
+	server, _ := chatter.NewConn(b, repo)
 	defer client.Close()
 	defer server.Close()
+	ctx := context.Background()
 
 	order := Order{ID: 7, Items: []string{"tea", "cake"}}
-	if _, err := client.Send(ctx, chatter.Data{Module: "Shop", Type: "Order", Data: orders.Value(&order)}); err != nil {
-		fmt.Println(err)
-		return
+	if _, err := client.Send(ctx, chatter.Data{Module: "Shop", Type: "Order", Data: &order}); err != nil {
+		log.Fatal(err)
 	}
 	msg, err := server.Receive(ctx)
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	var got Order
 	if err := chatter.Decode(msg, &got); err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
-	fmt.Printf("%s.%s %x -> %+v\n", msg.Data.Module, msg.Data.Type, msg.Raw, got)
+	fmt.Printf("%s.%s %+v\n", msg.Data.Module, msg.Data.Type, got)
+	fmt.Println("as the dynamic model:", msg.Data.Data)
 	// Output:
-	// Shop.Order 8782837465618463616b6580 -> {ID:7 Items:[tea cake] Note:<nil>}
+	// Shop.Order {ID:7 Items:[tea cake] Note:<nil>}
+	// as the dynamic model: map[id:7 items:[tea cake] note:{Nothing <nil>}]
 }

@@ -60,7 +60,9 @@ type frameTimer struct {
 	conn    interface{ SetReadDeadline(time.Time) error }
 	timeout time.Duration // per frame; 0: none
 	limit   time.Time     // the handshake deadline; zero: none
-	stopped func() bool   // whether the reader is being stopped (closing, or Shutdown)
+	// stopped says whether the reader is being stopped (closing, or a
+	// server's Shutdown) and by when it must be.
+	stopped func() (time.Time, bool)
 	armed   bool
 }
 
@@ -95,12 +97,12 @@ func (t *frameTimer) setLimit(d time.Time) {
 	}
 }
 
-// reassert keeps the immediate read deadline that stops the reader in
-// force: Close and Shutdown set it from another goroutine, and a deadline
-// set here just after would otherwise replace it.
+// reassert keeps the read deadline that stops the reader in force: Close
+// and Shutdown set it from another goroutine, and a deadline set here just
+// after would otherwise replace it.
 func (t *frameTimer) reassert() {
-	if t.stopped() {
-		t.conn.SetReadDeadline(time.Now())
+	if d, ok := t.stopped(); ok {
+		t.conn.SetReadDeadline(d)
 	}
 }
 

@@ -59,7 +59,8 @@ type lifecycle struct {
 	// readStopped is set when the reader has been asked to stop (a
 	// server's Shutdown), so that the deadline that wakes it is not taken
 	// for a frame-read timeout.
-	readStopped atomic.Bool
+	readStopped   atomic.Bool
+	stopReadingAt atomic.Pointer[time.Time]
 	// readEnded is set once the reader has ended: no reply can arrive.
 	readEnded atomic.Bool
 	// unreadInput is set when the reader stopped before the peer ended its
@@ -276,11 +277,18 @@ func (c *Conn) closedErr() error {
 	return &closedError{}
 }
 
+// stopReadingWindow is how long a connection told to stop reading (by a
+// server's Shutdown) still reads: long enough to take what its socket
+// already holds, which the peer sent before the shutdown began.
+const stopReadingWindow = 20 * time.Millisecond
+
 // stopReading asks the reader to stop, as a server's Shutdown does: what
 // was read is delivered and answered within the reply grace, then the
 // connection closes.
 func (c *Conn) stopReading() {
-	if c.life.readStopped.CompareAndSwap(false, true) {
-		c.nc.SetReadDeadline(time.Now())
+	at := time.Now().Add(stopReadingWindow)
+	if c.life.stopReadingAt.CompareAndSwap(nil, &at) {
+		c.life.readStopped.Store(true)
+		c.nc.SetReadDeadline(at)
 	}
 }

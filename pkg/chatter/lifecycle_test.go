@@ -534,11 +534,11 @@ func TestLifecycleMethods(t *testing.T) {
 		return names
 	}
 	wantConn := []string{"Close", "Context", "DiscardMessages", "Done", "Drain", "Err", "LocalAddress", "Messages", "Receive",
-		"RemoteAddress", "Request", "Send", "Stats", "Wait", "Wire"}
+		"RemoteAddress", "Request", "Send", "Stats", "TLSConnectionState", "Wait", "Wire"}
 	if got := methods((*chatter.Conn)(nil)); !slices.Equal(got, wantConn) {
 		t.Errorf("Conn's methods:\n got %v\nwant %v", got, wantConn)
 	}
-	wantServer := []string{"Addresses", "Close", "Context", "Done", "Err", "OpenConnections", "Shutdown", "Wait"}
+	wantServer := []string{"Addresses", "Close", "Context", "Done", "Err", "OpenConnections", "Shutdown", "Stats", "Wait"}
 	if got := methods((*chatter.Server)(nil)); !slices.Equal(got, wantServer) {
 		t.Errorf("Server's methods:\n got %v\nwant %v", got, wantServer)
 	}

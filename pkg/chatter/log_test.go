@@ -78,3 +78,46 @@ func TestDebugLogsConnectAndAccept(t *testing.T) {
 		}
 	}
 }
+
+// A peer of the other generation is logged at warning level; an auto
+// server says which generation each connection turned out to speak.
+func TestGenerationLogs(t *testing.T) {
+	var logs lockedBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	a, b := net.Pipe()
+	legacy, err := chatter.NewConn(a, testRepo, chatter.WithPingTimeout(0), chatter.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	current, err := chatter.NewConn(b, testRepo, chatter.WithPingTimeout(0), chatter.WithWire(chatter.WireCurrent), chatter.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, current, num(1))
+	waitEnded(t, legacy)
+	legacy.Close()
+	current.Close()
+	if out := logs.String(); !strings.Contains(out, `level=WARN msg="chatter: wire generation mismatch"`) {
+		t.Errorf("no warning for the mismatch:\n%s", out)
+	}
+
+	logs = lockedBuffer{}
+	srv, err := chatter.Listen(t.Context(), testRepo, "tcp+sbs://127.0.0.1:0", nil, chatter.WithWire(chatter.WireAuto), chatter.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeServer(t, srv)
+	c, err := chatter.Connect(t.Context(), testRepo, srv.Addresses()[0], chatter.WithWire(chatter.WireCurrent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, c, num(2))
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "wire=current") && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	c.Close()
+	if out := logs.String(); !strings.Contains(out, `level=INFO msg="chatter: wire generation decided by the first frame"`) || !strings.Contains(out, "wire=current") {
+		t.Errorf("the auto server did not log the generation:\n%s", out)
+	}
+}

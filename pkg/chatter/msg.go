@@ -8,9 +8,15 @@ package chatter
 //   - a value of the sbs package's dynamic model (int64, string, []byte,
 //     map[string]any for a Tuple, sbs.Union, ...), encoded with the
 //     connection's repository;
+//   - a Go struct, or a pointer, slice or array of structs, bound to the
+//     schema type by sbs's struct bindings (checked on first use, cached):
+//     Data: &order;
 //   - a [RawPayload], bytes already encoded, sent as they are;
 //   - a value with an AppendSBS(dst []byte) ([]byte, error) method, such as
 //     a type written by cmd/sbs-gen, which encodes itself.
+//
+// On receipt Data holds the dynamic model's value; [Decode] reads a
+// message into a Go value instead.
 type Data struct {
 	Module string
 	Type   string
@@ -36,10 +42,12 @@ type Msg struct {
 	Last bool
 	// Token is set when the sender handed the turn to this side.
 	Token bool
-	// Raw is the payload as it came off the wire, set only on connections
-	// made WithRawPayloads (Data.Data is then nil, and the application
-	// decodes Raw itself, with a Type of its repository or generated code's
-	// UnmarshalSBS) and on messages delivered with DecodeErr.
+	// Raw is the payload as it came off the wire. It is set on every
+	// message of a connection made WithRawPayloads (Data.Data is then nil),
+	// on every message of a composite type (Tuple, Union, Array), which
+	// Decode then reads without encoding Data.Data again, and on messages
+	// delivered with DecodeErr; it is nil for other scalar payloads. The
+	// application may keep it.
 	Raw RawPayload
 	// DecodeErr is set, on the current wire only, when the payload's type
 	// is not in the repository or the payload does not decode with it. The

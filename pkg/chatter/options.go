@@ -1,9 +1,11 @@
 package chatter
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 )
 
@@ -64,7 +66,11 @@ type config struct {
 	logger           *slog.Logger
 	// warn rate-limits the warnings a flood of peers could otherwise
 	// repeat without end; a server's connections share their server's.
-	warn *logLimiter
+	warn         *logLimiter
+	observer     Observer
+	dial         func(ctx context.Context, network, address string) (net.Conn, error)
+	backoff      Backoff
+	redialEvents func(RedialEvent)
 }
 
 func newConfig(opts []Option) (*config, error) {
@@ -273,4 +279,14 @@ func WithFlushTimeout(d time.Duration) Option {
 // the default.
 func WithReplyGrace(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.replyGrace = d })
+}
+
+// WithDialer sets the function Connect (and Redial) dials with, in place of
+// a net.Dialer's DialContext: for a proxy, a socket option such as SO_MARK,
+// a source address, or a test's in-memory network. It is called with
+// network "tcp" and the address's HOST:PORT, and with a context that
+// carries the dial's deadline; the TLS handshake, if any, runs over what it
+// returns. Servers ignore it.
+func WithDialer(dial func(ctx context.Context, network, address string) (net.Conn, error)) Option {
+	return optionFunc(func(c *config) { c.dial = dial })
 }

@@ -31,8 +31,14 @@ func (c *Conn) readLoop(ctx context.Context) error {
 	fr := newFrameReader(c.nc, c.cfg.maxMessageSize, readBufferSize)
 	handshaking := !c.handshakeDeadline.IsZero() && c.Wire() == WireAuto
 	if c.cfg.frameTimeout > 0 || handshaking {
-		fr.timer = &frameTimer{conn: c.nc, timeout: c.cfg.frameTimeout, stopped: func() bool {
-			return ctx.Err() != nil || c.life.readStopped.Load()
+		fr.timer = &frameTimer{conn: c.nc, timeout: c.cfg.frameTimeout, stopped: func() (time.Time, bool) {
+			if ctx.Err() != nil {
+				return time.Now(), true
+			}
+			if at := c.life.stopReadingAt.Load(); at != nil {
+				return *at, true
+			}
+			return time.Time{}, false
 		}}
 		if handshaking {
 			fr.timer.setLimit(c.handshakeDeadline)
@@ -59,12 +65,19 @@ func (c *Conn) readLoop(ctx context.Context) error {
 				fr.timer.setLimit(time.Time{})
 			}
 			if in.kind == inboundPing {
-				if err := c.sendPong(ctx, in); err != nil {
+				if err := c.sendPong(ctx, in, dec.wire); err != nil {
 					return c.endRead(ctx, batch, readEnd{err: err, abort: true})
 				}
 			}
+			if dec.decided {
+				dec.decided = false
+				c.decideWire(dec.wire)
+			}
 			batch = append(batch, in)
 			c.stats.countIn(in.kind)
+			if o := c.cfg.observer; o != nil && in.kind == inboundApp {
+				o.Received(c, MsgInfo{Module: in.msg.Data.Module, Type: in.msg.Data.Type, Size: in.size, Conv: in.msg.Conv})
+			}
 			if len(batch) >= maxBatch || !fr.buffered() {
 				break
 			}
@@ -125,6 +138,10 @@ func (c *Conn) endRead(ctx context.Context, batch []inbound, end readEnd) error 
 		c.life.readerDone = make(chan struct{}) // before the flag: see lifecycle
 		c.life.unreadInput.Store(true)
 	}
+	if errors.Is(end.err, ErrWireMismatch) {
+		// A misconfigured peer, or a version skew: worth seeing in the log.
+		c.cfg.warn.warn(c.log, "chatter: wire generation mismatch", "remote", c.remote, "err", end.err)
+	}
 	c.setReason(end.err, end.local)
 	c.sup.handOver(ctx, readBatch{msgs: batch, end: &end})
 	if end.abort {
@@ -150,14 +167,17 @@ type inbound struct {
 	kind      inboundKind
 	first     int64 // the wire's first and owner fields
 	ownerFlag bool
+	size      int // of the payload, for an Observer
 }
 
 // decoder turns frame bodies into messages. It belongs to the reader
 // goroutine, which owns its name table.
 type decoder struct {
-	c     *Conn
-	names map[string]string // interned module and type names
-	owned bool              // the body being decoded may be kept
+	c       *Conn
+	wire    Wire              // the reader's own copy; WireAuto until decided
+	decided bool              // the last frame decided the generation
+	names   map[string]string // interned module and type names
+	owned   bool              // the body being decoded may be kept
 }
 
 // raw returns the payload bytes for Msg.Raw: the body's own bytes when it
@@ -180,12 +200,24 @@ func (d *decoder) value(t *sbs.Type, p []byte) (any, error) {
 	return t.Decode(p)
 }
 
+// keepRaw keeps the payload of a composite type (Tuple, Union, Array) in
+// Msg.Raw next to its dynamic value, so that Decode can read it into a Go
+// struct without encoding the value again. Such payloads already cost a
+// few allocations to decode; a scalar one (an Integer, a Bytes) is not kept,
+// so that its message costs no more than its value.
+func (d *decoder) keepRaw(in *inbound, t *sbs.Type, p []byte) {
+	switch t.Kind() {
+	case sbs.KindTuple, sbs.KindUnion, sbs.KindArray:
+		in.msg.Raw = d.raw(p)
+	}
+}
+
 // maxInternedNames bounds the decoder's name table against a peer that
 // sends a new type name in every message.
 const maxInternedNames = 1024
 
 func newDecoder(c *Conn) *decoder {
-	return &decoder{c: c, names: make(map[string]string)}
+	return &decoder{c: c, wire: c.Wire(), names: make(map[string]string)}
 }
 
 // intern returns b as a string, reusing an earlier copy when it has one so
@@ -204,24 +236,28 @@ func (d *decoder) intern(b []byte) string {
 // decode reads one frame body. A body that is not a valid message of the
 // connection's generation ends the connection, as in the original. owned
 // says the body is the caller's to keep, so payload bytes may alias it.
+//
+// On a WireAuto connection the first frame decides the generation; the
+// decoder keeps it and sets decided, and the reader publishes it once it
+// has handled that frame (answered its ping): nothing the application
+// sends can overtake the answer to the first frame.
 func (d *decoder) decode(body []byte, owned bool) (inbound, error) {
 	d.owned = owned
-	w := d.c.Wire()
-	if w == WireAuto {
-		var err error
-		if w, err = classify(body); err != nil {
+	if d.wire == WireAuto {
+		w, err := classify(body)
+		if err != nil {
 			return inbound{}, err
 		}
-		d.c.decideWire(w)
+		d.wire, d.decided = w, true
 	}
-	if w == WireCurrent {
+	if d.wire == WireCurrent {
 		return d.decodeCurrent(body)
 	}
 	return d.decodeLegacy(body)
 }
 
 func (d *decoder) head(e *envelope) inbound {
-	in := inbound{first: e.first, ownerFlag: e.owner}
+	in := inbound{first: e.first, ownerFlag: e.owner, size: len(e.payload)}
 	in.msg.Conv = Conversation{Conn: d.c, Owner: !e.owner, FirstID: e.first}
 	in.msg.First = e.owner && e.first == e.id
 	in.msg.Last = e.last
@@ -259,6 +295,7 @@ func (d *decoder) decodeLegacy(body []byte) (inbound, error) {
 	if err != nil {
 		return inbound{}, fmt.Errorf("%w: payload type: %w", ErrProtocol, err)
 	}
+	d.keepRaw(&in, t, e.payload)
 	if in.msg.Data.Data, err = d.value(t, e.payload); err != nil {
 		return inbound{}, fmt.Errorf("%w: payload: %w", ErrProtocol, err)
 	}
@@ -293,6 +330,7 @@ func (d *decoder) decodeCurrent(body []byte) (inbound, error) {
 	}
 	t, err := d.c.repo.Type(in.msg.Data.Module, in.msg.Data.Type)
 	if err == nil {
+		d.keepRaw(&in, t, e.payload)
 		in.msg.Data.Data, err = d.value(t, e.payload)
 	}
 	if err != nil {

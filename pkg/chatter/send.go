@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
+	"reflect"
 	"sync"
+
+	"github.com/gochatter/gochatter/pkg/sbs"
 )
 
 // Send sends data as a message. Without options it starts a new
@@ -129,12 +133,17 @@ func (c *Conn) send(ctx context.Context, data Data, sc sendConfig, reply chan Ms
 		}
 		return Conversation{}, c.closedErr()
 	}
-	return Conversation{Conn: c, Owner: e.owner, FirstID: e.first}, nil
+	conv := Conversation{Conn: c, Owner: e.owner, FirstID: e.first}
+	if o := c.cfg.observer; o != nil {
+		o.Sent(c, MsgInfo{Module: data.Module, Type: data.Type, Size: len(payload), Conv: conv})
+	}
+	return conv, nil
 }
 
 // encodePayload appends data's payload to b: as given for a RawPayload, by
-// the value's own AppendSBS method when it has one (generated code), and
-// otherwise through the repository.
+// the value's own AppendSBS method when it has one (generated code), by an
+// sbs struct binding for a Go struct (or a pointer or slice of them), and
+// otherwise through the repository's dynamic encoder.
 func (c *Conn) encodePayload(b []byte, data Data) ([]byte, error) {
 	switch v := data.Data.(type) {
 	case RawPayload:
@@ -150,17 +159,48 @@ func (c *Conn) encodePayload(b []byte, data Data) ([]byte, error) {
 	if err != nil {
 		return b, fmt.Errorf("chatter: send: %w", err)
 	}
-	b, err = t.Append(b, data.Data)
+	if needsBinding(data.Data) {
+		// Bound once per (Go type, schema type) and cached by sbs.
+		b, err = sbs.AppendMarshal(b, t, data.Data)
+	} else {
+		b, err = t.Append(b, data.Data)
+	}
 	if err != nil {
 		return b, fmt.Errorf("chatter: send %s: %w", t, err)
 	}
 	return b, nil
 }
 
-// sendPong answers a ping in its conversation.
-func (c *Conn) sendPong(ctx context.Context, ping inbound) error {
+// needsBinding reports whether v is a Go value for an sbs struct binding
+// rather than one of the dynamic value model: a struct, or a pointer,
+// slice or array leading to one.
+func needsBinding(v any) bool {
+	switch v.(type) {
+	case nil, bool, int64, int, float64, string, []byte, []any, map[string]any, sbs.Union, *sbs.Union, *big.Int:
+		return false // the dynamic model's usual types, without reflection
+	}
+	return bindable(reflect.TypeOf(v))
+}
+
+var bigIntType = reflect.TypeFor[big.Int]()
+
+func bindable(t reflect.Type) bool {
+	for {
+		switch t.Kind() {
+		case reflect.Struct:
+			return t != bigIntType && t != reflect.TypeFor[sbs.Union]()
+		case reflect.Pointer, reflect.Slice, reflect.Array:
+			t = t.Elem()
+		default:
+			return false
+		}
+	}
+}
+
+// sendPong answers a ping in its conversation, in generation w.
+func (c *Conn) sendPong(ctx context.Context, ping inbound, w Wire) error {
 	e := envelope{first: ping.first, owner: !ping.ownerFlag, token: true, last: true, module: "HatPing", typ: "MsgPong"}
-	if c.Wire() == WireCurrent {
+	if w == WireCurrent {
 		e.module, e.typ, e.current = "HatChatter", "Pong", true
 	}
 	if err := c.out.enqueue(ctx, c.group.Closing(), &e, sendMeta{kind: framePong}); err != nil && ctx.Err() == nil {

@@ -49,10 +49,18 @@ type Server struct {
 	conns    *aio.Group   // parent of every owned connection's group
 	handlers *aio.Group   // handler goroutines of owned connections
 
-	mu       sync.Mutex
-	live     map[*Conn]struct{} // owned connections, for Shutdown
-	running  int                // handlers of owned connections still running
-	draining bool               // Shutdown began: connections just made are closed
+	accepted          atomic.Uint64
+	refused           atomic.Uint64
+	handshakeFailures atomic.Uint64
+	acceptErrors      atomic.Uint64
+
+	mu sync.Mutex
+	// live holds the connections whose sockets are open, true for those
+	// the server owns (Shutdown's), false for kept ones.
+	live     map[*Conn]bool
+	totals   ServerStats // of the connections that ended
+	running  int         // handlers of owned connections still running
+	draining bool        // Shutdown began: connections just made are closed
 }
 
 // Listen starts a server on address (tcp+sbs://HOST:PORT or
@@ -150,7 +158,7 @@ func serve(repo *sbs.Repository, listeners []net.Listener, s scheme, tlsCfg *tls
 		accept:   g.NewChild(),
 		conns:    g.NewChild(),
 		handlers: g.NewChild(),
-		live:     make(map[*Conn]struct{}),
+		live:     make(map[*Conn]bool),
 	}
 	for _, l := range listeners {
 		srv.addrs = append(srv.addrs, formatAddress(s, l.Addr()))
@@ -213,6 +221,7 @@ func (s *Server) acceptLoop(ctx context.Context, l net.Listener) error {
 				s.fail(err)
 				return err
 			}
+			s.acceptErrors.Add(1)
 			backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
 			s.cfg.warn.warn(s.cfg.logger, "chatter: accept failed; retrying", "err", err, "retry", backoff)
 			if timer == nil {
@@ -228,7 +237,9 @@ func (s *Server) acceptLoop(ctx context.Context, l net.Listener) error {
 			continue
 		}
 		backoff = 0
+		s.accepted.Add(1)
 		if max := s.cfg.maxConnections; max > 0 && s.open.Load() >= int64(max) {
+			s.refused.Add(1)
 			s.cfg.warn.warn(s.cfg.logger, "chatter: connection refused: server at its connection limit",
 				"remote", nc.RemoteAddr().String(), "limit", max)
 			nc.Close()
@@ -270,6 +281,7 @@ func (s *Server) start(ctx context.Context, raw net.Conn, release func()) {
 	if isTLS {
 		raw.SetDeadline(deadline)
 		if err := tc.HandshakeContext(ctx); err != nil {
+			s.handshakeFailures.Add(1)
 			if ctx.Err() == nil {
 				msg := "chatter: TLS handshake failed"
 				var ne net.Error
@@ -289,59 +301,85 @@ func (s *Server) start(ctx context.Context, raw net.Conn, release func()) {
 	if isTLS {
 		sch = schemeSSL
 	}
-	if s.cfg.keepConnections {
-		c := newConn(nc, raw, s.repo, s.cfg, sch, aio.NewGroup(), nil, deadline, release)
-		s.cfg.logger.Debug("chatter: connection accepted", "local", c.local, "remote", c.remote)
-		if s.handler != nil {
-			// The connection outlives the server, and so does its
-			// handler: nothing of the server waits for either.
-			go s.handler(c.Context(), c)
-		}
-		return
-	}
+	owned := !s.cfg.keepConnections
 	s.mu.Lock()
-	if s.draining {
+	if s.draining && owned {
 		s.mu.Unlock()
 		raw.Close()
 		release()
 		return
 	}
-	if s.handler != nil {
+	if s.handler != nil && owned {
 		s.running++
 	}
 	s.mu.Unlock()
-	// The connection leaves the registry when its socket closes, which may
-	// happen before newConn returns (a server closing meanwhile): gone says
-	// so, and the registration below then does not happen.
+	// An owned connection's group is a child of the server's; a kept one's
+	// is its own. The connection leaves the registry when its socket
+	// closes, which may happen before newConn returns (a server closing
+	// meanwhile): gone says so, and the registration below is then skipped.
+	g, owner := s.conns.NewChild(), s.conns
+	if !owned {
+		g, owner = aio.NewGroup(), nil
+	}
 	var gone atomic.Bool
 	var made atomic.Pointer[Conn]
-	c := newConn(nc, raw, s.repo, s.cfg, sch, s.conns.NewChild(), s.conns, deadline, func() {
+	c := newConn(nc, raw, s.repo, s.cfg, sch, g, owner, deadline, func() {
 		release()
 		gone.Store(true)
 		if c := made.Load(); c != nil {
-			s.mu.Lock()
-			delete(s.live, c)
-			s.mu.Unlock()
+			s.ended(c)
 		}
 	})
 	made.Store(c)
 	s.mu.Lock()
 	if !gone.Load() {
-		s.live[c] = struct{}{}
+		s.live[c] = owned
 	}
 	s.mu.Unlock()
 	s.cfg.logger.Debug("chatter: connection accepted", "local", c.local, "remote", c.remote)
-	if s.handler == nil {
-		return
+	switch {
+	case s.handler == nil:
+	case !owned:
+		// The connection outlives the server, and so does its handler:
+		// nothing of the server waits for either.
+		go s.handler(c.Context(), c)
+	default:
+		err := s.handlers.Spawn(func(context.Context) error {
+			defer s.handlerDone()
+			s.handler(c.Context(), c)
+			return nil
+		})
+		if err != nil { // the server is closing, and so is c
+			s.handlerDone()
+		}
 	}
-	err := s.handlers.Spawn(func(context.Context) error {
-		defer s.handlerDone()
-		s.handler(c.Context(), c)
-		return nil
-	})
-	if err != nil { // the server is closing, and so is c
-		s.handlerDone()
+}
+
+// ended takes a connection whose socket has closed out of the registry and
+// into the totals.
+func (s *Server) ended(c *Conn) {
+	st := c.Stats()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.live, c)
+	s.totals.add(st)
+	s.totals.Closed.count(c.Err())
+}
+
+// Stats returns the server's totals; it may be called at any time.
+func (s *Server) Stats() ServerStats {
+	s.mu.Lock()
+	st := s.totals
+	for c := range s.live {
+		st.add(c.Stats())
 	}
+	s.mu.Unlock()
+	st.Accepted = s.accepted.Load()
+	st.Refused = s.refused.Load()
+	st.HandshakeFailures = s.handshakeFailures.Load()
+	st.AcceptErrors = s.acceptErrors.Load()
+	st.Open = s.OpenConnections()
+	return st
 }
 
 func (s *Server) handlerDone() {
@@ -390,8 +428,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.draining = true
 	conns := make([]*Conn, 0, len(s.live))
-	for c := range s.live {
-		conns = append(conns, c)
+	for c, owned := range s.live {
+		if owned {
+			conns = append(conns, c)
+		}
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
@@ -419,7 +459,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) idle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.live) == 0 && s.running == 0
+	for _, owned := range s.live {
+		if owned {
+			return false
+		}
+	}
+	return s.running == 0
 }
 
 // Done returns a channel that is closed once the server has closed and

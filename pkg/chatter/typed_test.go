@@ -54,8 +54,9 @@ func TestTypedPayloads(t *testing.T) {
 			send(t, client, chatter.Data{Module: "Test", Type: "Point", Data: pb.Value(&point{X: -1, Y: 99})})
 
 			msg := receive(t, server)
-			if raw == (msg.Raw == nil) {
-				t.Fatalf("Raw = %x on a raw=%v connection", msg.Raw, raw)
+			// Hat.Msg is a Tuple: its payload is kept raw either way.
+			if msg.Raw == nil || raw != (msg.Data.Data == nil) {
+				t.Fatalf("Raw = %x, Data %v on a raw=%v connection", msg.Raw, msg.Data.Data, raw)
 			}
 			var gotGen sbsgentest.HatMsg
 			if err := chatter.Decode(msg, &gotGen); err != nil {

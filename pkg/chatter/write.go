@@ -388,6 +388,9 @@ func (c *Conn) releaseSocket() {
 	if c.released != nil {
 		c.released()
 	}
+	if o := c.cfg.observer; o != nil {
+		o.Closed(c, c.Err())
+	}
 }
 
 // linger ends this side of the stream and discards the peer's input until

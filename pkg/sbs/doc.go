@@ -24,7 +24,15 @@
 //
 // # Schemas
 //
-// A schema text defines one module (PROTOCOL.md §1.1):
+// A schema text defines one module. It starts with "module Name" and goes
+// on with definitions, "Name = Type" or, for a parametric type,
+// "Name(A B) = Type". Spaces, tabs, line ends and commas all separate
+// tokens, and "#" starts a comment that runs to the end of the line.
+// Identifiers are a letter followed by letters, digits and underscores. A
+// type is a builtin, Array(T), a Tuple or Union of named entries
+// ("{ name: Type ... }"), or a reference: Name or Module.Name, with type
+// arguments in parentheses for a parametric one. An unqualified name is
+// the same module's, or a parameter of the definition it is in.
 //
 //	module Example                  # a comment runs to the end of the line
 //	Entry(K, V) = Tuple { key: K, value: V }

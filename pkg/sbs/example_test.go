@@ -117,3 +117,29 @@ Data = Tuple {
 	// true
 	// Hat.Msg.data.module 5
 }
+
+// Maybe and Optional values without spelling their entry names.
+func ExampleJust() {
+	repo := sbs.MustRepository(sbs.Text(`module Shop
+Note = Maybe(String)
+Tag = Optional(String)
+`))
+	for _, c := range []struct {
+		typ string
+		v   sbs.Union
+	}{{"Note", sbs.Just("fragile")}, {"Note", sbs.Nothing()}, {"Tag", sbs.Some("red")}, {"Tag", sbs.NoValue()}} {
+		b, err := repo.Encode("Shop", c.typ, c.v)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		back, _ := repo.Decode("Shop", c.typ, b)
+		v, ok := sbs.Present(back)
+		fmt.Printf("%s %x -> %v %v\n", c.typ, b, v, ok)
+	}
+	// Output:
+	// Note 818766726167696c65 -> fragile true
+	// Note 80 -> <nil> false
+	// Tag 8183726564 -> red true
+	// Tag 80 -> <nil> false
+}

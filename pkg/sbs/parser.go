@@ -21,8 +21,16 @@ func Parse(filename, text string) (*ModuleDef, error) {
 	return p.mod, nil
 }
 
-// parser is a recursive-descent parser over the grammar of PROTOCOL.md §1.1
-// with one token of look-ahead.
+// parser is a recursive-descent parser with one token of look-ahead over
+// the schema grammar (the scanner folds white space, commas and comments
+// into the gaps between tokens):
+//
+//	module     = "module" ident { definition } .
+//	definition = ident [ "(" { ident } ")" ] "=" type .
+//	type       = builtin | "Array" "(" type ")"
+//	           | ( "Tuple" | "Record" | "Union" | "Choice" ) "{" { entry } "}"
+//	           | ident [ "." ident ] [ "(" { type } ")" ] .
+//	entry      = ident ":" type .
 type parser struct {
 	mod   *ModuleDef
 	sc    scanner

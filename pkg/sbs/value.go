@@ -16,6 +16,44 @@ type Union struct {
 	Value any
 }
 
+// Maybe(T) (Union { Nothing: None, Just: T }) and Optional(T) (Choice {
+// none: None, value: T }, the later dialect) values, which are Unions in the
+// dynamic model, without spelling the entry names.
+
+// Just is the Maybe(T) value holding v.
+func Just(v any) Union { return Union{Name: "Just", Value: v} }
+
+// Nothing is the empty Maybe(T) value.
+func Nothing() Union { return Union{Name: "Nothing"} }
+
+// Some is the Optional(T) value holding v.
+func Some(v any) Union { return Union{Name: "value", Value: v} }
+
+// NoValue is the empty Optional(T) value.
+func NoValue() Union { return Union{Name: "none"} }
+
+// Present reads a Maybe or Optional value as the decoders give it: (v,
+// true) for Just(v) or Some(v), and (nil, false) for Nothing, NoValue and
+// anything that is not such a Union.
+func Present(v any) (any, bool) {
+	switch u := v.(type) {
+	case Union:
+		return present(u)
+	case *Union:
+		if u != nil {
+			return present(*u)
+		}
+	}
+	return nil, false
+}
+
+func present(u Union) (any, bool) {
+	if u.Name == "Just" || u.Name == "value" {
+		return u.Value, true
+	}
+	return nil, false
+}
+
 // Dynamic values are a closed set of Go types, chosen by the SBS type:
 //
 //	SBS type              decoded as        also accepted by the encoders

@@ -1,0 +1,197 @@
+package chatter
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/gochatter/gochatter/pkg/sbs"
+)
+
+// Backoff is how [Redial] waits between attempts: after the n-th failure
+// in a row it waits about Min·2ⁿ⁻¹, at most Max, with jitter (a uniformly
+// random delay between half and all of it, so that clients cut off together
+// do not return together). A connection that stayed up for Healthy counts
+// as a success: the next wait starts from Min again.
+type Backoff struct {
+	Min     time.Duration // default 500 ms
+	Max     time.Duration // default 30 s
+	Healthy time.Duration // default 30 s
+}
+
+// Defaults of [Backoff].
+const (
+	DefaultBackoffMin     = 500 * time.Millisecond
+	DefaultBackoffMax     = 30 * time.Second
+	DefaultBackoffHealthy = 30 * time.Second
+)
+
+// WithBackoff sets how [Redial] waits between attempts; zero fields mean
+// their defaults. Connect and Listen ignore it.
+func WithBackoff(b Backoff) Option {
+	return optionFunc(func(c *config) { c.backoff = b })
+}
+
+// RedialState is where a [Redial] loop stands.
+type RedialState uint8
+
+const (
+	// Connecting: a dial is about to start.
+	Connecting RedialState = iota + 1
+	// Connected: a connection is up and run is being called with it.
+	Connected
+	// Disconnected: a dial failed or a connection ended; Redial waits
+	// RedialEvent.Delay before the next attempt.
+	Disconnected
+)
+
+func (s RedialState) String() string {
+	switch s {
+	case Connecting:
+		return "connecting"
+	case Connected:
+		return "connected"
+	case Disconnected:
+		return "disconnected"
+	}
+	return "RedialState(?)"
+}
+
+// RedialEvent tells a [WithRedialEvents] function what a Redial loop does.
+type RedialEvent struct {
+	State RedialState
+	// Attempt numbers the attempts since the last healthy connection,
+	// from 1; for Disconnected it is the number of failures in a row,
+	// this one included, from which Delay was computed.
+	Attempt int
+	// Conn is the new connection (Connected).
+	Conn *Conn
+	// Err is why the dial failed or the connection ended (Disconnected).
+	Err error
+	// Delay is the wait before the next attempt (Disconnected).
+	Delay time.Duration
+}
+
+// WithRedialEvents sets a function that [Redial] calls, on its own
+// goroutine and before it goes on, at every change of state: for logs,
+// metrics or a health check. Connect and Listen ignore it.
+func WithRedialEvents(f func(RedialEvent)) Option {
+	return optionFunc(func(c *config) { c.redialEvents = f })
+}
+
+// Permanent marks an error returned by Redial's run function as one that
+// ends Redial, which then returns it (unwrapped). Any other error, or nil,
+// makes Redial dial again.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err}
+}
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Redial keeps a client connected to addr, as hat's client components do:
+// it dials (with [Connect]'s options), calls run with every new
+// connection, and when the dial fails or the connection ends it waits (see
+// [Backoff]) and dials again.
+//
+// run owns the connection while it runs, and ctx, the connection's
+// context, tells it that the connection ended; typically it sends what a
+// new connection needs (subscriptions, a registration) and ranges over
+// c.Messages(). When run returns, the connection is closed. Redial returns
+// only when its ctx ends (with ctx's error; the connection in use is closed
+// first) or when run returns an error made with [Permanent].
+//
+// Conversations belong to one connection: nothing is replayed on the next.
+// Messages queued but not written when a connection fails are lost with
+// it, as are Requests waiting for replies (they return an error wrapping
+// ErrClosed).
+func Redial(ctx context.Context, repo *sbs.Repository, addr string, run func(ctx context.Context, c *Conn) error, opts ...Option) error {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return err
+	}
+	if _, err := parseAddress(addr); err != nil {
+		return err
+	}
+	b := cfg.backoff
+	b.Min = defaultDuration(b.Min, DefaultBackoffMin)
+	b.Max = max(defaultDuration(b.Max, DefaultBackoffMax), b.Min)
+	b.Healthy = defaultDuration(b.Healthy, DefaultBackoffHealthy)
+	event := cfg.redialEvents
+	if event == nil {
+		event = func(RedialEvent) {}
+	}
+	timer := time.NewTimer(0)
+	<-timer.C
+	defer timer.Stop()
+	failures := 0 // in a row, since the last healthy connection
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		attempt := failures + 1
+		event(RedialEvent{State: Connecting, Attempt: attempt})
+		var why error
+		c, err := Connect(ctx, repo, addr, opts...)
+		if err != nil {
+			why = err
+		} else {
+			event(RedialEvent{State: Connected, Attempt: attempt, Conn: c})
+			up := time.Now()
+			err := runConn(ctx, c, run)
+			var perm *permanentError
+			if errors.As(err, &perm) {
+				return perm.err
+			}
+			if why = err; why == nil {
+				why = c.Err()
+			}
+			if time.Since(up) >= b.Healthy {
+				failures = 0
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		failures++
+		delay := b.delay(failures)
+		event(RedialEvent{State: Disconnected, Attempt: failures, Err: why, Delay: delay})
+		timer.Reset(delay)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// runConn runs run with c until it returns, closing c when ctx ends, and
+// closes c.
+func runConn(ctx context.Context, c *Conn, run func(ctx context.Context, c *Conn) error) error {
+	closed := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(closed)
+		c.Close()
+	})
+	err := run(c.Context(), c)
+	if !stop() {
+		<-closed // the close for ctx has run: nothing of it is left
+	}
+	c.Close()
+	return err
+}
+
+// delay is the wait after the n-th attempt in a row failed.
+func (b Backoff) delay(n int) time.Duration {
+	d := b.Max
+	if n < 40 {
+		d = min(b.Max, b.Min<<(n-1))
+	}
+	return d/2 + rand.N(d/2+1)
+}

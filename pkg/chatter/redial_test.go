@@ -1,0 +1,203 @@
+package chatter_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gochatter/gochatter/pkg/chatter"
+)
+
+// freeAddr is a loopback address nothing listens on (yet).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// echoOn serves an echo server on addr.
+func echoOn(t *testing.T, addr string) *chatter.Server {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := chatter.NewServer(testRepo, l, func(ctx context.Context, c *chatter.Conn) {
+		for m := range c.Messages() {
+			c.Send(ctx, m.Data, chatter.InConversation(m.Conv))
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+// events records what a Redial loop reports.
+type events struct {
+	mu  sync.Mutex
+	all []chatter.RedialEvent
+}
+
+func (e *events) record(ev chatter.RedialEvent) {
+	e.mu.Lock()
+	e.all = append(e.all, ev)
+	e.mu.Unlock()
+}
+
+func (e *events) of(state chatter.RedialState) []chatter.RedialEvent {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []chatter.RedialEvent
+	for _, ev := range e.all {
+		if ev.State == state {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+var fastBackoff = chatter.Backoff{Min: 10 * time.Millisecond, Max: 80 * time.Millisecond, Healthy: time.Hour}
+
+var errDone = errors.New("done")
+
+// Nothing listens at first: Redial backs off, growing its delay, until a
+// server appears; then run gets a working connection.
+func TestRedialUntilTheServerComes(t *testing.T) {
+	addr := freeAddr(t)
+	var ev events
+	done := make(chan error, 1)
+	go func() {
+		done <- chatter.Redial(t.Context(), testRepo, "tcp+sbs://"+addr, func(ctx context.Context, c *chatter.Conn) error {
+			r, err := c.Request(ctx, num(5))
+			if err != nil {
+				return err
+			}
+			if r.Data.Data != int64(5) {
+				t.Errorf("reply %v", r.Data.Data)
+			}
+			return chatter.Permanent(errDone)
+		}, chatter.WithBackoff(fastBackoff), chatter.WithRedialEvents(ev.record))
+	}()
+	for len(ev.of(chatter.Disconnected)) < 5 {
+		time.Sleep(time.Millisecond)
+	}
+	srv := echoOn(t, addr)
+	defer srv.Close()
+	if err := <-done; err != errDone {
+		t.Fatalf("Redial = %v, want the permanent error itself", err)
+	}
+	fails := ev.of(chatter.Disconnected)
+	for i, e := range fails {
+		if !errors.Is(e.Err, syscall.ECONNREFUSED) {
+			t.Errorf("failure %d: %v, want connection refused", i, e.Err)
+		}
+		if e.Attempt != i+1 {
+			t.Errorf("failure %d: attempt %d", i, e.Attempt)
+		}
+		// The delay doubles from Min up to Max, with jitter in its upper half.
+		full := min(fastBackoff.Max, fastBackoff.Min<<i)
+		if e.Delay < full/2 || e.Delay > full {
+			t.Errorf("failure %d: delay %v, want within [%v, %v]", i, e.Delay, full/2, full)
+		}
+	}
+	if c := ev.of(chatter.Connected); len(c) != 1 || c[0].Attempt != len(fails)+1 || c[0].Conn == nil {
+		t.Errorf("Connected events %+v", c)
+	}
+}
+
+// A server that accepts and closes at once: run is called for every
+// connection, the attempts add up (none is healthy), and cancelling ends
+// Redial with ctx's error.
+func TestRedialServerClosesAtOnce(t *testing.T) {
+	srv, err := chatter.Listen(t.Context(), testRepo, "tcp+sbs://127.0.0.1:0", func(_ context.Context, c *chatter.Conn) { c.Close() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	var ev events
+	var runs atomic.Int32
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- chatter.Redial(ctx, testRepo, srv.Addresses()[0], func(ctx context.Context, c *chatter.Conn) error {
+			if runs.Add(1) == 6 {
+				cancel()
+			}
+			for range c.Messages() {
+			}
+			return nil
+		}, chatter.WithBackoff(fastBackoff), chatter.WithRedialEvents(ev.record))
+	}()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Redial = %v, want context.Canceled", err)
+	}
+	if n := runs.Load(); n < 6 {
+		t.Errorf("run called %d times", n)
+	}
+	for i, e := range ev.of(chatter.Disconnected) {
+		if e.Attempt != i+1 || !errors.Is(e.Err, chatter.ErrPeerClosed) {
+			t.Errorf("disconnect %d: attempt %d, %v; want attempt %d and the peer's close", i, e.Attempt, e.Err, i+1)
+		}
+	}
+}
+
+// The server restarts: the next connection goes to the new one. A
+// connection that stayed up for Healthy resets the backoff.
+func TestRedialServerRestarts(t *testing.T) {
+	addr := freeAddr(t)
+	srv := echoOn(t, addr)
+	var ev events
+	conns := make(chan *chatter.Conn)
+	done := make(chan error, 1)
+	b := fastBackoff
+	b.Healthy = time.Nanosecond
+	go func() {
+		done <- chatter.Redial(t.Context(), testRepo, "tcp+sbs://"+addr, func(ctx context.Context, c *chatter.Conn) error {
+			if _, err := c.Request(ctx, num(1)); err != nil {
+				return err
+			}
+			select {
+			case conns <- c:
+			case <-ctx.Done():
+				return nil
+			}
+			for range c.Messages() {
+			}
+			if len(ev.of(chatter.Connected)) == 2 {
+				return chatter.Permanent(errDone)
+			}
+			return nil
+		}, chatter.WithBackoff(b), chatter.WithRedialEvents(ev.record))
+	}()
+	first := <-conns
+	srv.Close()   // the server goes away ...
+	srv = echoOn(t, addr) // ... and comes back
+	defer srv.Close()
+	second := <-conns
+	if first == second {
+		t.Fatal("the same connection twice")
+	}
+	second.Close()
+	if err := <-done; err != errDone {
+		t.Fatalf("Redial = %v", err)
+	}
+	for _, e := range ev.of(chatter.Disconnected) {
+		if e.Attempt != 1 && errors.Is(e.Err, chatter.ErrPeerClosed) {
+			t.Errorf("after a healthy connection: attempt %d, want 1", e.Attempt)
+		}
+	}
+	if c := ev.of(chatter.Connected); len(c) != 2 || c[1].Attempt > 2 {
+		t.Errorf("Connected events %+v: the backoff was not reset by the healthy connection", c)
+	}
+}
