@@ -4,11 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/gochatter/gochatter/pkg/chatter"
@@ -19,56 +19,58 @@ import (
 // maximum size even as base64.
 const maxLineSize = 128 << 20
 
-// call sends each JSON line of s.in as a request and prints the answers.
+// call sends requests and prints the answers: each JSON line of standard
+// input, or each document of -d.
 func call(ctx context.Context, args []string, s stdio) int {
-	var f connFlags
+	var f commonFlags
 	fs := newFlagSet("call")
-	f.register(fs)
+	data := fs.String("d", "", "the requests: `JSON` documents, or @FILE holding them (default: JSON lines on standard input)")
 	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the connection and for each answer")
-	check := func() error {
+	f.register(fs)
+	pos, err := parseArgs(fs, args, []string{"ADDRESS"}, 1, func() error {
 		if *timeout <= 0 {
 			return errors.New("-timeout must be positive")
 		}
 		return f.check()
-	}
-	if err := parseArgs(fs, args, 1, check); err != nil {
+	})
+	if err != nil {
 		return usageStatus(fs, "[flags] ADDRESS < requests.jsonl", err, s.err)
 	}
 	repo, err := f.repository()
 	if err != nil {
 		return failStatus(s.err, err)
 	}
-	log := slog.New(slog.NewTextHandler(s.err, &slog.HandlerOptions{Level: slog.LevelWarn}))
-
-	cctx, cancel := context.WithTimeout(ctx, *timeout)
-	conn, err := chatter.Connect(cctx, repo, fs.Arg(0), f.options(log)...)
-	cancel()
+	var docs []json.RawMessage
+	if *data != "" {
+		if docs, err = documents(*data, nil); err != nil {
+			return failStatus(s.err, err)
+		}
+	}
+	log := f.logger(s.err)
+	conn, err := f.connect(ctx, repo, pos[0], *timeout, log, s.err)
 	if err != nil {
 		return failStatus(s.err, err)
 	}
+	defer conn.Close()
 	// Nothing but answers is expected; whatever else the peer sends is
 	// dropped so that it does not pile up.
-	discarded := make(chan struct{})
-	go func() {
-		defer close(discarded)
-		for range conn.Messages() {
-		}
-	}()
-	defer func() {
-		conn.Close()
-		<-discarded
-	}()
+	conn.DiscardMessages()
 
 	enc := json.NewEncoder(s.out)
 	enc.SetEscapeHTML(false)
 	c := caller{conn: conn, repo: repo, timeout: *timeout, out: enc}
-	if err := c.run(ctx, s.in); err != nil {
-		return failStatus(s.err, err)
+	if docs != nil {
+		err = c.documents(ctx, docs)
+	} else {
+		err = c.run(ctx, s.in)
+	}
+	if err != nil {
+		return failStatus(s.err, connHint(conn, err))
 	}
 	return exitOK
 }
 
-// caller sends requests read as JSON lines over one connection.
+// caller sends requests over one connection.
 type caller struct {
 	conn    *chatter.Conn
 	repo    *sbs.Repository
@@ -76,7 +78,7 @@ type caller struct {
 	out     *json.Encoder // one Write per answer line
 }
 
-// run handles the lines of r in order and stops at the first failure,
+// run handles the JSON lines of r in order and stops at the first failure,
 // which names the line.
 func (c *caller) run(ctx context.Context, r io.Reader) error {
 	sc := bufio.NewScanner(r)
@@ -97,26 +99,33 @@ func (c *caller) run(ctx context.Context, r io.Reader) error {
 	return nil
 }
 
-// request is an input line.
-type request struct {
-	Module *string         `json:"module"`
-	Type   string          `json:"type"`
-	Value  json.RawMessage `json:"value"`
+// documents handles -d's documents in order.
+func (c *caller) documents(ctx context.Context, docs []json.RawMessage) error {
+	for i, d := range docs {
+		if err := c.line(ctx, d); err != nil {
+			return fmt.Errorf("document %d: %w", i+1, err)
+		}
+	}
+	return nil
 }
 
-// answer is an output line; its fields are written in this order.
+// answer is an output line; its fields are written in this order. Raw and
+// Error appear only for an answer whose type the schemas do not know, or
+// whose payload does not decode.
 type answer struct {
 	Module *string         `json:"module"`
 	Type   string          `json:"type"`
-	Value  json.RawMessage `json:"value"`
+	Value  json.RawMessage `json:"value,omitempty"`
 	First  bool            `json:"first"`
 	Last   bool            `json:"last"`
 	Token  bool            `json:"token"`
+	Raw    string          `json:"raw,omitempty"`
+	Error  string          `json:"error,omitempty"`
 }
 
 // line sends one request and prints the answer.
 func (c *caller) line(ctx context.Context, text []byte) error {
-	data, err := c.parse(text)
+	data, err := parseRequest(c.repo, text)
 	if err != nil {
 		return err
 	}
@@ -128,58 +137,20 @@ func (c *caller) line(ctx context.Context, text []byte) error {
 	} else if err != nil {
 		return err
 	}
-	a, err := c.answer(m)
-	if err != nil {
-		return fmt.Errorf("answer: %w", err)
-	}
-	return c.out.Encode(a)
-}
-
-// parse reads a request line into the payload it asks to send.
-func (c *caller) parse(text []byte) (chatter.Data, error) {
-	dec := json.NewDecoder(bytes.NewReader(text))
-	dec.UseNumber()
-	dec.DisallowUnknownFields()
-	var req request
-	if err := dec.Decode(&req); err != nil {
-		return chatter.Data{}, fmt.Errorf("invalid request: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return chatter.Data{}, errors.New("invalid request: data after the JSON object")
-	}
-	switch {
-	case req.Type == "":
-		return chatter.Data{}, errors.New(`invalid request: no "type"`)
-	case req.Value == nil:
-		return chatter.Data{}, errors.New(`invalid request: no "value"`)
-	}
-	d := chatter.Data{Type: req.Type}
-	if req.Module != nil {
-		d.Module = *req.Module
-	}
-	t, err := c.repo.Type(d.Module, d.Type)
-	if err != nil {
-		return chatter.Data{}, err
-	}
-	if d.Data, err = t.DecodeJSON(req.Value); err != nil {
-		return chatter.Data{}, err
-	}
-	return d, nil
+	return c.out.Encode(c.answer(m))
 }
 
 // answer is the output line for m.
-func (c *caller) answer(m chatter.Msg) (answer, error) {
-	t, err := c.repo.Type(m.Data.Module, m.Data.Type)
-	if err != nil {
-		return answer{}, err
-	}
-	v, err := t.MarshalJSONValue(m.Data.Data)
-	if err != nil {
-		return answer{}, err
-	}
-	a := answer{Type: m.Data.Type, Value: v, First: m.First, Last: m.Last, Token: m.Token}
+func (c *caller) answer(m chatter.Msg) answer {
+	a := answer{Type: m.Data.Type, First: m.First, Last: m.Last, Token: m.Token}
 	if m.Data.Module != "" {
 		a.Module = &m.Data.Module
 	}
-	return a, nil
+	v, err := decodePayload(c.repo, m.Data.Module, m.Data.Type, m.Raw)
+	if err != nil {
+		a.Raw, a.Error = hex.EncodeToString(m.Raw), err.Error()
+		return a
+	}
+	a.Value = v
+	return a
 }

@@ -46,9 +46,8 @@ func TestParse(t *testing.T) {
 		{` {"module": "Test", "type": "Shape", "value": ["point", {"x": 1, "y": 2}]} `, chatter.Data{Module: "Test", Type: "Shape",
 			Data: sbs.Union{Name: "point", Value: map[string]any{"x": int64(1), "y": int64(2)}}}},
 	}
-	c := caller{repo: testRepo}
 	for _, tt := range tests {
-		got, err := c.parse([]byte(tt.line))
+		got, err := parseRequest(testRepo, []byte(tt.line))
 		if err != nil {
 			t.Errorf("parse(%s): %v", tt.line, err)
 			continue
@@ -77,9 +76,8 @@ func TestParseErrors(t *testing.T) {
 		{`{"module": "Test", "type": "Point", "value": {"x": 1}}`, "y"},
 		{`{"module": "Test", "type": "Shape", "value": ["square", 1]}`, "square"},
 	}
-	c := caller{repo: testRepo}
 	for _, tt := range tests {
-		_, err := c.parse([]byte(tt.line))
+		_, err := parseRequest(testRepo, []byte(tt.line))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("parse(%s) = %v, want an error containing %q", tt.line, err, tt.want)
 		}
@@ -88,20 +86,27 @@ func TestParseErrors(t *testing.T) {
 
 func TestAnswer(t *testing.T) {
 	c := caller{repo: testRepo}
+	raw := func(module, typ string, v any) chatter.RawPayload {
+		b, err := testRepo.Encode(module, typ, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 	tests := []struct {
 		msg  chatter.Msg
 		want string
 	}{
-		{chatter.Msg{Data: chatter.Data{Type: "String", Data: "<é>"}, Last: true, Token: true},
+		{chatter.Msg{Data: chatter.Data{Type: "String"}, Raw: raw("", "String", "<é>"), Last: true, Token: true},
 			`{"module":null,"type":"String","value":"<é>","first":false,"last":true,"token":true}`},
-		{chatter.Msg{Data: chatter.Data{Module: "Test", Type: "Point", Data: map[string]any{"y": int64(2), "x": int64(1)}}, First: true},
+		{chatter.Msg{Data: chatter.Data{Module: "Test", Type: "Point"}, Raw: raw("Test", "Point", map[string]any{"y": int64(2), "x": int64(1)}), First: true},
 			`{"module":"Test","type":"Point","value":{"x":1,"y":2},"first":true,"last":false,"token":false}`},
+		// A type the schemas lack: its bytes.
+		{chatter.Msg{Data: chatter.Data{Module: "Other", Type: "Thing"}, Raw: chatter.RawPayload{0x81, 0x82}, Last: true},
+			`{"module":"Other","type":"Thing","first":false,"last":true,"token":false,"raw":"8182","error":"sbs: unknown type: no module \"Other\""}`},
 	}
 	for _, tt := range tests {
-		a, err := c.answer(tt.msg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := c.answer(tt.msg)
 		var b strings.Builder
 		enc := json.NewEncoder(&b)
 		enc.SetEscapeHTML(false)
@@ -116,10 +121,16 @@ func TestAnswer(t *testing.T) {
 
 // listen starts a server with onConn on a free port, shut down at the end
 // of the test.
-func listen(t *testing.T, onConn chatter.Handler) string {
+func listenServer(t *testing.T, onConn chatter.Handler, opts ...chatter.Option) string {
+	t.Helper()
+	return listenServerAt(t, "tcp+sbs://127.0.0.1:0", onConn, opts...)
+}
+
+// listenServerAt is listenServer on addr.
+func listenServerAt(t *testing.T, addr string, onConn chatter.Handler, opts ...chatter.Option) string {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := chatter.Listen(t.Context(), testRepo, "tcp+sbs://127.0.0.1:0", onConn, chatter.WithLogger(log))
+	srv, err := chatter.Listen(t.Context(), testRepo, addr, onConn, append([]chatter.Option{chatter.WithLogger(log)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +144,7 @@ func listen(t *testing.T, onConn chatter.Handler) string {
 
 func TestCall(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	addr := listen(t, func(ctx context.Context, c *chatter.Conn) { echo(ctx, c, log) })
+	addr := listenServer(t, func(ctx context.Context, c *chatter.Conn) { echo(ctx, c, testRepo, log) })
 	schema := schemaFile(t)
 	in := `{"module": null, "type": "String", "value": "hello"}
 
@@ -172,7 +183,7 @@ func TestCallNoAnswer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			addr := listen(t, tt.onConn)
+			addr := listenServer(t, tt.onConn)
 			code, stdout, stderr := runCmd(t, `{"type": "Integer", "value": 1}`, "call", "-timeout", "200ms", addr)
 			if code != exitFail || stdout != "" || !strings.Contains(stderr, tt.want) {
 				t.Errorf("exit status %d, stdout %q, stderr %q; want 1, nothing, %q", code, stdout, stderr, tt.want)

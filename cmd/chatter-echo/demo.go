@@ -43,7 +43,7 @@ Turn = Record { conversation: Integer, move: Integer }
 // exchange went.
 func demo(ctx context.Context, args []string, s stdio) int {
 	fs := newFlagSet("demo")
-	if err := parseArgs(fs, args, 0, nil); err != nil {
+	if _, err := parseArgs(fs, args, nil, 0, nil); err != nil {
 		return usageStatus(fs, "", err, s.err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, demoTimeout)

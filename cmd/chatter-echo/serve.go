@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os/signal"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/gochatter/gochatter/pkg/chatter"
+	"github.com/gochatter/gochatter/pkg/chatter/chatterdebug"
+	"github.com/gochatter/gochatter/pkg/sbs"
 )
 
 // shutdownGrace bounds the graceful part of stopping: connections stop
@@ -19,29 +23,71 @@ const shutdownGrace = 5 * time.Second
 
 // serve runs an echo server until ctx ends or a signal arrives.
 func serve(ctx context.Context, args []string, s stdio) int {
-	var f connFlags
+	var f commonFlags
 	fs := newFlagSet("serve")
+	debugAddr := fs.String("debug-addr", "", "serve expvar counters and pprof on `HOST:PORT`, a loopback address")
 	f.allowAuto = true
 	f.register(fs)
-	if err := parseArgs(fs, args, 1, f.check); err != nil {
+	pos, err := parseArgs(fs, args, []string{"ADDRESS"}, 1, f.check)
+	if err != nil {
 		return usageStatus(fs, "[flags] ADDRESS", err, s.err)
 	}
 	repo, err := f.repository()
 	if err != nil {
 		return failStatus(s.err, err)
 	}
-	log := slog.New(slog.NewTextHandler(s.err, nil))
+	log := f.logger(s.err)
+	opts, err := f.serverOptions(pos[0], log)
+	if err != nil {
+		return failStatus(s.err, err)
+	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	srv, err := chatter.Listen(ctx, repo, fs.Arg(0), func(ctx context.Context, c *chatter.Conn) { echo(ctx, c, log) }, f.options(log)...)
+	srv, err := chatter.Listen(ctx, repo, pos[0], func(ctx context.Context, c *chatter.Conn) { echo(ctx, c, repo, log) }, opts...)
 	if err != nil {
 		return failStatus(s.err, err)
 	}
 	for _, a := range srv.Addresses() {
 		fmt.Fprintf(s.out, "listening on %s\n", a)
 	}
+	if *debugAddr != "" {
+		l, err := chatterdebug.Listen(*debugAddr)
+		if err != nil {
+			srv.Close()
+			return failStatus(s.err, err)
+		}
+		dctx, cancel := context.WithCancel(context.Background())
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			chatterdebug.Serve(dctx, l)
+		}()
+		defer func() { cancel(); <-served }()
+		publish(srv)
+		fmt.Fprintf(s.out, "debug on http://%s/debug/vars and /debug/pprof/\n", l.Addr())
+	}
+	return serveUntilStopped(ctx, srv, log)
+}
 
+// publish shows srv's counters as "chatter" in expvar. expvar's names are
+// for the process's life, so the variable is published once and reads the
+// latest server (tests run serve more than once in a process).
+func publish(srv *chatter.Server) {
+	debugServer.Store(srv)
+	publishOnce.Do(func() {
+		chatterdebug.Publish("chatter", func() any { return debugServer.Load().Stats() })
+	})
+}
+
+var (
+	debugServer atomic.Pointer[chatter.Server]
+	publishOnce sync.Once
+)
+
+// serveUntilStopped waits until ctx ends (a signal) or the server fails,
+// then stops it gracefully, closing what is still busy after shutdownGrace.
+func serveUntilStopped(ctx context.Context, srv *chatter.Server, log *slog.Logger) int {
 	status := exitOK
 	select {
 	case <-ctx.Done():
@@ -64,21 +110,28 @@ func serve(ctx context.Context, args []string, s stdio) int {
 	return status
 }
 
-// echo answers every message c receives with the same data in the same
+// echo answers every message c receives with the same payload, unchanged
+// (whatever its type, known to the schemas or not), in the same
 // conversation, ending it, until c ends.
-func echo(ctx context.Context, c *chatter.Conn, log *slog.Logger) {
+func echo(ctx context.Context, c *chatter.Conn, repo *sbs.Repository, log *slog.Logger) {
 	log = log.With("remote", c.RemoteAddress())
 	log.Info("connection opened")
 	for m := range c.Messages() {
-		if _, err := c.Send(ctx, m.Data, chatter.InConversation(m.Conv)); err != nil {
+		if log.Enabled(ctx, slog.LevelDebug) {
+			log.Debug("message", "module", m.Data.Module, "type", m.Data.Type,
+				"value", decodeOrHex(repo, m.Data.Module, m.Data.Type, m.Raw))
+		}
+		reply := m.Data // as decoded, on a connection that decodes payloads
+		if m.Raw != nil || reply.Data == nil {
+			reply.Data = chatter.RawPayload(m.Raw) // as received
+		}
+		if _, err := c.Send(ctx, reply, chatter.InConversation(m.Conv)); err != nil {
 			if !errors.Is(err, chatter.ErrClosed) {
-				// Not an ended connection: a payload that does not
-				// encode, say. Worth ending the connection for.
 				log.Warn("echo failed", "err", err)
 				c.Close()
 			}
 			break
 		}
 	}
-	log.Info("connection closed", "reason", c.Err())
+	log.Info("connection closed", "wire", c.Wire(), "reason", c.Err())
 }

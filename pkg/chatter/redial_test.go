@@ -181,7 +181,7 @@ func TestRedialServerRestarts(t *testing.T) {
 		}, chatter.WithBackoff(b), chatter.WithRedialEvents(ev.record))
 	}()
 	first := <-conns
-	srv.Close()   // the server goes away ...
+	srv.Close()           // the server goes away ...
 	srv = echoOn(t, addr) // ... and comes back
 	defer srv.Close()
 	second := <-conns

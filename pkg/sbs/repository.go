@@ -153,6 +153,18 @@ func (r *Repository) Modules() []string {
 	return names
 }
 
+// TypeNames lists, in sorted order, the names of module's types: its
+// definitions that take no type arguments (a parametric one becomes a
+// type only when instantiated). It is empty for an unknown module.
+func (r *Repository) TypeNames(module string) []string {
+	names := make([]string, 0, len(r.types[module]))
+	for name := range r.types[module] {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
 // Type returns the type called name in module, or the builtin type name
 // (Boolean, Integer, Float, String, Bytes or None) when module is "". The
 // same name always gives the same *Type. An unknown module or name is an

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -413,4 +414,14 @@ func TestConcurrentBuilds(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestTypeNames(t *testing.T) {
+	r := MustRepository(Text("module M\nB = Integer\nA = Tuple { x: B }\nP(t) = Array(t)\nC = P(String)\n"))
+	if got, want := r.TypeNames("M"), []string{"A", "B", "C"}; !slices.Equal(got, want) {
+		t.Errorf("TypeNames = %v, want %v (the parametric P left out)", got, want)
+	}
+	if got := r.TypeNames("Nope"); len(got) != 0 {
+		t.Errorf("TypeNames of an unknown module = %v", got)
+	}
 }

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/gochatter/gochatter/pkg/chatter"
+)
+
+// tlsFlags configure ssl+sbs: this side's certificate, and how the peer's
+// is checked.
+type tlsFlags struct {
+	pem        string
+	cert, key  string
+	cacert     string
+	serverName string
+	insecure   bool
+}
+
+func (f *tlsFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.pem, "pem", "", "`FILE` holding this side's certificate and private key (the original's option)")
+	fs.StringVar(&f.cert, "cert", "", "`FILE` holding this side's certificate (with -key)")
+	fs.StringVar(&f.key, "key", "", "`FILE` holding the private key of -cert")
+	fs.StringVar(&f.cacert, "cacert", "", "`FILE` of CA certificates that verify the peer: the server, or on a server the clients (mutual TLS)")
+	fs.StringVar(&f.serverName, "servername", "", "`NAME` the server's certificate must have (default: the address's host)")
+	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the server, as the original's client does")
+}
+
+func (f *tlsFlags) check() error {
+	switch {
+	case (f.cert == "") != (f.key == ""):
+		return errors.New("-cert and -key go together")
+	case f.pem != "" && f.cert != "":
+		return errors.New("-pem or -cert/-key, not both")
+	case f.insecure && f.cacert != "":
+		return errors.New("-insecure or -cacert, not both")
+	}
+	return nil
+}
+
+func (f *tlsFlags) certificates() ([]tls.Certificate, error) {
+	switch {
+	case f.pem != "":
+		c, err := tls.LoadX509KeyPair(f.pem, f.pem)
+		if err != nil {
+			return nil, fmt.Errorf("-pem %s: %w", f.pem, err)
+		}
+		return []tls.Certificate{c}, nil
+	case f.cert != "":
+		c, err := tls.LoadX509KeyPair(f.cert, f.key)
+		if err != nil {
+			return nil, fmt.Errorf("-cert %s -key %s: %w", f.cert, f.key, err)
+		}
+		return []tls.Certificate{c}, nil
+	}
+	return nil, nil
+}
+
+func (f *tlsFlags) pool() (*x509.CertPool, error) {
+	if f.cacert == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(f.cacert)
+	if err != nil {
+		return nil, fmt.Errorf("-cacert: %w", err)
+	}
+	p := x509.NewCertPool()
+	if !p.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("-cacert %s: no PEM certificate in it", f.cacert)
+	}
+	return p, nil
+}
+
+// clientOption is the TLS option of a client. The server is verified —
+// against -cacert, or else the system's roots — unless -insecure asks for
+// the original's unverified mode. -pem alone keeps working as it always
+// has (unverified, presenting the PEM file), with a warning on w.
+func (f *tlsFlags) clientOption(w io.Writer) (chatter.Option, error) {
+	certs, err := f.certificates()
+	if err != nil {
+		return nil, err
+	}
+	roots, err := f.pool()
+	if err != nil {
+		return nil, err
+	}
+	if f.pem != "" && roots == nil && !f.insecure {
+		fmt.Fprintln(w, "chatter-echo: warning: -pem alone does not verify the server (the original's mode): add -cacert to verify it, or -insecure to say so")
+		f.insecure = true
+	}
+	return chatter.WithTLSConfig(&tls.Config{
+		Certificates:       certs,
+		RootCAs:            roots,
+		ServerName:         f.serverName,
+		InsecureSkipVerify: f.insecure, //nolint:gosec // asked for with -insecure, the original's mode
+	}), nil
+}
+
+// serverOption is the TLS option of a server: its certificate, and with
+// -cacert, clients must present one signed by those CAs.
+func (f *tlsFlags) serverOption() (chatter.Option, error) {
+	certs, err := f.certificates()
+	if err != nil {
+		return nil, err
+	}
+	if certs == nil {
+		return nil, errors.New("an ssl+sbs server needs -pem or -cert and -key")
+	}
+	cfg := &tls.Config{Certificates: certs}
+	if cfg.ClientCAs, err = f.pool(); err != nil {
+		return nil, err
+	}
+	if cfg.ClientCAs != nil {
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return chatter.WithTLSConfig(cfg), nil
+}
