@@ -1,6 +1,7 @@
 package chatter
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -52,13 +53,13 @@ func (c *Conn) readLoop(ctx context.Context) error {
 	for {
 		body, err := fr.next()
 		if err != nil {
-			return c.endRead(ctx, nil, c.streamError(err))
+			return c.endRead(ctx, nil, c.streamError(err), dec, fr)
 		}
 		batch := c.sup.newBatch()
 		for {
 			in, err := dec.decode(body, fr.owned)
 			if err != nil {
-				return c.endRead(ctx, batch, readEnd{err: err})
+				return c.endRead(ctx, batch, readEnd{err: err}, dec, fr)
 			}
 			if handshaking { // the first frame decided the generation
 				handshaking = false
@@ -66,7 +67,7 @@ func (c *Conn) readLoop(ctx context.Context) error {
 			}
 			if in.kind == inboundPing {
 				if err := c.sendPong(ctx, in, dec.wire); err != nil {
-					return c.endRead(ctx, batch, readEnd{err: err, abort: true})
+					return c.endRead(ctx, batch, readEnd{err: err, abort: true}, dec, fr)
 				}
 			}
 			if dec.decided {
@@ -74,7 +75,7 @@ func (c *Conn) readLoop(ctx context.Context) error {
 				c.decideWire(dec.wire)
 			}
 			batch = append(batch, in)
-			c.stats.countIn(in.kind)
+			dec.count(in.kind)
 			if o := c.cfg.observer; o != nil && in.kind == inboundApp {
 				o.Received(c, MsgInfo{Module: in.msg.Data.Module, Type: in.msg.Data.Type, Size: in.size, Conv: in.msg.Conv})
 			}
@@ -82,10 +83,10 @@ func (c *Conn) readLoop(ctx context.Context) error {
 				break
 			}
 			if body, err = fr.next(); err != nil {
-				return c.endRead(ctx, batch, c.streamError(err))
+				return c.endRead(ctx, batch, c.streamError(err), dec, fr)
 			}
 		}
-		c.stats.bytesIn.Store(fr.total)
+		dec.publish(&c.stats, fr.total)
 		if !c.sup.handOver(ctx, readBatch{msgs: batch}) {
 			return nil
 		}
@@ -130,7 +131,8 @@ func (c *Conn) streamError(err error) readEnd {
 }
 
 // endRead hands the supervisor the last batch and why reading ended.
-func (c *Conn) endRead(ctx context.Context, batch []inbound, end readEnd) error {
+func (c *Conn) endRead(ctx context.Context, batch []inbound, end readEnd, dec *decoder, fr *frameReader) error {
+	dec.publish(&c.stats, fr.total)
 	if ctx.Err() != nil {
 		return nil // closing already; the read was cut off on purpose
 	}
@@ -173,11 +175,28 @@ type inbound struct {
 // decoder turns frame bodies into messages. It belongs to the reader
 // goroutine, which owns its name table.
 type decoder struct {
-	c       *Conn
-	wire    Wire              // the reader's own copy; WireAuto until decided
-	decided bool              // the last frame decided the generation
-	names   map[string]string // interned module and type names
-	owned   bool              // the body being decoded may be kept
+	c        *Conn
+	wire     Wire              // the reader's own copy; WireAuto until decided
+	decided  bool              // the last frame decided the generation
+	interned map[string]string // module and type names
+	owned    bool              // the body being decoded may be kept
+	// The last payload type, so that steady traffic of one type pays for
+	// neither the name table nor the repository's look-up.
+	lastModule, lastType []byte
+	last                 typeNames
+	// slab holds the copies of small Bytes payloads: one allocation for
+	// many messages (a value keeps at most slabSize bytes alive).
+	slab []byte
+	// Counters of what was read, published once a batch.
+	app, pings, pongs uint64
+}
+
+// typeNames is a payload type's interned names and its resolved type (nil
+// if the repository lacks it, with err).
+type typeNames struct {
+	module, name string
+	t            *sbs.Type
+	err          error
 }
 
 // raw returns the payload bytes for Msg.Raw: the body's own bytes when it
@@ -191,13 +210,61 @@ func (d *decoder) raw(p []byte) RawPayload {
 
 // value decodes a payload of type t. A Bytes payload in a body of its own
 // is not copied again: the value is the body's bytes.
+//
+// The builtin scalars most traffic carries are read here, not through the
+// repository's generic decoder; anything they do not read whole (a big
+// Integer, a malformed payload) goes to it, for its value or its error.
 func (d *decoder) value(t *sbs.Type, p []byte) (any, error) {
-	if d.owned && t.Kind() == sbs.KindBytes {
+	switch t.Kind() {
+	case sbs.KindInteger:
+		if v, n := sbs.ConsumeInteger(p); n == len(p) {
+			return v, nil
+		}
+	case sbs.KindBytes:
 		if b, n := sbs.ConsumeBytes(p); n == len(p) {
-			return b, nil
+			if d.owned {
+				return b, nil
+			}
+			return d.copyBytes(b), nil
 		}
 	}
 	return t.Decode(p)
+}
+
+// slabSize is the allocation small Bytes payloads are copied into, and
+// slabMax the largest payload that goes there.
+const (
+	slabSize = 1 << 10
+	slabMax  = 128
+)
+
+// copyBytes copies b for the application to own: small ones into the
+// slab, capped so that an append by the application cannot reach the next.
+func (d *decoder) copyBytes(b []byte) []byte {
+	n := len(b)
+	if n > slabMax {
+		return append([]byte(nil), b...)
+	}
+	if n > cap(d.slab)-len(d.slab) {
+		d.slab = make([]byte, 0, slabSize)
+	}
+	off := len(d.slab)
+	d.slab = append(d.slab, b...)
+	return d.slab[off : off+n : off+n]
+}
+
+// names returns the interned names of a payload type and the repository's
+// type for them, from the last frame's when they are the same.
+func (d *decoder) names(module, typ []byte) *typeNames {
+	if d.last.name != "" && bytes.Equal(typ, d.lastType) && bytes.Equal(module, d.lastModule) {
+		return &d.last
+	}
+	tn := typeNames{module: d.intern(module), name: d.intern(typ)}
+	tn.t, tn.err = d.c.repo.Type(tn.module, tn.name)
+	d.last = tn
+	d.lastModule = append(d.lastModule[:0], module...)
+	d.lastType = append(d.lastType[:0], typ...)
+	return &d.last
 }
 
 // keepRaw keeps the payload of a composite type (Tuple, Union, Array) in
@@ -217,18 +284,38 @@ func (d *decoder) keepRaw(in *inbound, t *sbs.Type, p []byte) {
 const maxInternedNames = 1024
 
 func newDecoder(c *Conn) *decoder {
-	return &decoder{c: c, wire: c.Wire(), names: make(map[string]string)}
+	return &decoder{c: c, wire: c.Wire(), interned: make(map[string]string)}
+}
+
+// count notes a message read, for Stats.
+func (d *decoder) count(k inboundKind) {
+	switch k {
+	case inboundApp:
+		d.app++
+	case inboundPing:
+		d.pings++
+	case inboundPong:
+		d.pongs++
+	}
+}
+
+// publish makes the counts visible to Stats.
+func (d *decoder) publish(s *connStats, bytesIn int64) {
+	s.messagesIn.Store(d.app)
+	s.pingsIn.Store(d.pings)
+	s.pongsIn.Store(d.pongs)
+	s.bytesIn.Store(bytesIn)
 }
 
 // intern returns b as a string, reusing an earlier copy when it has one so
 // that steady traffic allocates no names.
 func (d *decoder) intern(b []byte) string {
-	if s, ok := d.names[string(b)]; ok {
+	if s, ok := d.interned[string(b)]; ok {
 		return s
 	}
 	s := string(b)
-	if len(d.names) < maxInternedNames {
-		d.names[s] = s
+	if len(d.interned) < maxInternedNames {
+		d.interned[s] = s
 	}
 	return s
 }
@@ -285,18 +372,17 @@ func (d *decoder) decodeLegacy(body []byte) (inbound, error) {
 			return in, nil
 		}
 	}
-	in.msg.Data.Module = d.intern(module)
-	in.msg.Data.Type = d.intern(typ)
+	tn := d.names(module, typ)
+	in.msg.Data.Module, in.msg.Data.Type = tn.module, tn.name
 	if d.c.cfg.rawPayloads {
 		in.msg.Raw = d.raw(e.payload)
 		return in, nil
 	}
-	t, err := d.c.repo.Type(in.msg.Data.Module, in.msg.Data.Type)
-	if err != nil {
-		return inbound{}, fmt.Errorf("%w: payload type: %w", ErrProtocol, err)
+	if tn.err != nil {
+		return inbound{}, fmt.Errorf("%w: payload type: %w", ErrProtocol, tn.err)
 	}
-	d.keepRaw(&in, t, e.payload)
-	if in.msg.Data.Data, err = d.value(t, e.payload); err != nil {
+	d.keepRaw(&in, tn.t, e.payload)
+	if in.msg.Data.Data, err = d.value(tn.t, e.payload); err != nil {
 		return inbound{}, fmt.Errorf("%w: payload: %w", ErrProtocol, err)
 	}
 	return in, nil
@@ -321,17 +407,16 @@ func (d *decoder) decodeCurrent(body []byte) (inbound, error) {
 		in.kind = inboundPong
 		return in, nil
 	}
-	module, name := splitType(typ)
-	in.msg.Data.Module = d.intern(module)
-	in.msg.Data.Type = d.intern(name)
+	tn := d.names(splitType(typ))
+	in.msg.Data.Module, in.msg.Data.Type = tn.module, tn.name
 	if d.c.cfg.rawPayloads {
 		in.msg.Raw = d.raw(e.payload)
 		return in, nil
 	}
-	t, err := d.c.repo.Type(in.msg.Data.Module, in.msg.Data.Type)
+	err = tn.err
 	if err == nil {
-		d.keepRaw(&in, t, e.payload)
-		in.msg.Data.Data, err = d.value(t, e.payload)
+		d.keepRaw(&in, tn.t, e.payload)
+		in.msg.Data.Data, err = d.value(tn.t, e.payload)
 	}
 	if err != nil {
 		in.msg.Raw = d.raw(e.payload)

@@ -21,24 +21,13 @@ type Stats struct {
 // connStats are the counters, each written by the one goroutine that owns
 // the event and read atomically by Stats.
 type connStats struct {
-	messagesIn atomic.Uint64 // reader
-	bytesIn    atomic.Int64  // reader
-	pingsIn    atomic.Uint64 // reader
-	pongsIn    atomic.Uint64 // reader
+	messagesIn atomic.Uint64 // reader, once a batch
+	bytesIn    atomic.Int64  // reader, once a batch
+	pingsIn    atomic.Uint64 // reader, once a batch
+	pongsIn    atomic.Uint64 // reader, once a batch
 	pingsOut   atomic.Uint64 // supervisor
 	tracked    atomic.Int64  // supervisor
 	discarded  atomic.Uint64 // supervisor
-}
-
-func (s *connStats) countIn(k inboundKind) {
-	switch k {
-	case inboundApp:
-		s.messagesIn.Add(1)
-	case inboundPing:
-		s.pingsIn.Add(1)
-	case inboundPong:
-		s.pongsIn.Add(1)
-	}
 }
 
 // Stats returns the connection's counters. It may be called at any time

@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -97,6 +98,9 @@ func run() error {
 		for _, s := range cfg.systems {
 			fmt.Fprintf(os.Stderr, "peers: %-10s %s ...\n", wl.name, s.name())
 			r := runOne(cfg, wl, s)
+			if errors.Is(r.err, errNotMeasured) {
+				continue
+			}
 			if r.err != nil {
 				fmt.Fprintf(os.Stderr, "peers: %s %s: %v\n", wl.name, s.name(), r.err)
 			}

@@ -10,16 +10,27 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
-// rawSystem is the ceiling: Chatter's framing (| m | k, m bytes
-// big-endian | body |) over one TCP connection with no protocol at all —
-// a bufio.Writer that writes frames and a bufio.Reader that parses them.
-// Bodies are the bare payload (8 bytes for an integer).
+// rawSystem is the ceiling a library can aim at: Chatter's framing
+// (| m | k, m bytes big-endian | body |) over TCP with no protocol at all,
+// but shaped as a connection of a messaging library is: a writer goroutine,
+// fed by a channel, coalesces frames into a bufio.Writer and flushes when
+// the channel is empty; a reader reads each body into a fresh slice and
+// hands it to a handler. Bodies are the bare payload (8 bytes for an
+// integer).
 type rawSystem struct{}
 
 func (rawSystem) name() string { return "raw" }
+
+// rawParseSystem is the old, lower bar: one-way traffic written straight
+// into a bufio.Writer by the sending goroutine and parsed in place by the
+// reader, which hands nothing to anyone. It is reported for reference.
+type rawParseSystem struct{}
+
+func (rawParseSystem) name() string { return "raw-parse" }
 
 const (
 	// rawBufSize sizes the buffers for traffic; idle connections get
@@ -27,6 +38,8 @@ const (
 	rawBufSize     = 64 << 10
 	rawIdleBufSize = 4 << 10
 	rawMaxFrame    = 64 << 20
+	// rawQueue is the writer's channel capacity.
+	rawQueue = 1024
 )
 
 func writeFrame(w *bufio.Writer, body []byte) error {
@@ -46,23 +59,9 @@ func writeFrame(w *bufio.Writer, body []byte) error {
 
 // readFrame reads one frame's body into buf (grown as needed).
 func readFrame(r *bufio.Reader, buf []byte) ([]byte, error) {
-	m, err := r.ReadByte()
+	k, err := readHeader(r)
 	if err != nil {
 		return buf, err
-	}
-	if m > 8 {
-		return buf, fmt.Errorf("raw: length of %d bytes", m)
-	}
-	var k uint64
-	for range m {
-		b, err := r.ReadByte()
-		if err != nil {
-			return buf, noEOF(err)
-		}
-		k = k<<8 | uint64(b)
-	}
-	if k > rawMaxFrame {
-		return buf, fmt.Errorf("raw: frame of %d bytes", k)
 	}
 	if uint64(cap(buf)) < k {
 		buf = make([]byte, k)
@@ -72,11 +71,144 @@ func readFrame(r *bufio.Reader, buf []byte) ([]byte, error) {
 	return buf, noEOF(err)
 }
 
+// readFreshFrame reads one frame's body into a new slice, which the caller
+// may keep.
+func readFreshFrame(r *bufio.Reader) ([]byte, error) {
+	k, err := readHeader(r)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, k)
+	_, err = io.ReadFull(r, buf)
+	return buf, noEOF(err)
+}
+
+func readHeader(r *bufio.Reader) (uint64, error) {
+	m, err := r.ReadByte()
+	if err != nil {
+		return 0, err
+	}
+	if m > 8 {
+		return 0, fmt.Errorf("raw: length of %d bytes", m)
+	}
+	var k uint64
+	for range m {
+		b, err := r.ReadByte()
+		if err != nil {
+			return 0, noEOF(err)
+		}
+		k = k<<8 | uint64(b)
+	}
+	if k > rawMaxFrame {
+		return 0, fmt.Errorf("raw: frame of %d bytes", k)
+	}
+	return k, nil
+}
+
 func noEOF(err error) error {
 	if err == io.EOF {
 		return io.ErrUnexpectedEOF
 	}
 	return err
+}
+
+// rawConn is one end of a raw connection: a writer goroutine that drains
+// its channel into a bufio.Writer, and a reader goroutine that hands each
+// body, in a slice of its own, to handle.
+type rawConn struct {
+	nc      net.Conn
+	out     chan []byte
+	stop    chan struct{} // closed by close: the writer ends
+	wdone   chan error
+	rdone   chan error
+	closing sync.Once
+}
+
+func newRawConn(nc net.Conn, bufSize int, handle func([]byte)) *rawConn {
+	c := &rawConn{nc: nc, out: make(chan []byte, rawQueue), stop: make(chan struct{}),
+		wdone: make(chan error, 1), rdone: make(chan error, 1)}
+	go c.write(bufSize)
+	go c.read(bufSize, handle)
+	return c
+}
+
+func (c *rawConn) write(bufSize int) {
+	w := bufio.NewWriterSize(c.nc, bufSize)
+	for {
+		var body []byte
+		select {
+		case body = <-c.out:
+		case <-c.stop:
+			c.wdone <- w.Flush()
+			return
+		}
+		if err := writeFrame(w, body); err != nil {
+			c.wdone <- err
+			return
+		}
+		// Take everything queued meanwhile, then flush once.
+		for more := true; more; {
+			select {
+			case body = <-c.out:
+				if err := writeFrame(w, body); err != nil {
+					c.wdone <- err
+					return
+				}
+			default:
+				more = false
+			}
+		}
+		if err := w.Flush(); err != nil {
+			c.wdone <- err
+			return
+		}
+	}
+}
+
+func (c *rawConn) read(bufSize int, handle func([]byte)) {
+	r := bufio.NewReaderSize(c.nc, bufSize)
+	for {
+		body, err := readFreshFrame(r)
+		if err != nil {
+			if err == io.EOF || errors.Is(err, net.ErrClosed) {
+				err = nil
+			}
+			c.rdone <- err
+			return
+		}
+		handle(body)
+	}
+}
+
+// send queues a body; the writer owns it from then on.
+func (c *rawConn) send(ctx context.Context, body []byte) error {
+	select {
+	case c.out <- body:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// drain waits until the writer has taken everything queued and written it.
+func (c *rawConn) drain(ctx context.Context) error {
+	for len(c.out) > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Microsecond):
+		}
+	}
+	return nil
+}
+
+// close stops the writer (which flushes) and closes the socket, which ends
+// the reader; it returns their errors.
+func (c *rawConn) close() error {
+	c.closing.Do(func() { close(c.stop) })
+	werr := <-c.wdone
+	err := c.nc.Close()
+	return errors.Join(werr, err, <-c.rdone)
 }
 
 // rawPair is a listener's one accepted connection and the dialled end.
@@ -103,7 +235,45 @@ func (rawSystem) oneWay(ctx context.Context, size int, rx func(int64, int)) (sen
 	if err != nil {
 		return nil, err
 	}
-	s := &rawSender{conn: client, server: server, w: bufio.NewWriterSize(client, rawBufSize),
+	handle := func(body []byte) {
+		if size == 0 && len(body) == 8 {
+			rx(seqOf(body), 0)
+		} else {
+			rx(seqOf(body), len(body))
+		}
+	}
+	s := &rawSender{size: max(size, 8)}
+	s.tx = newRawConn(client, rawBufSize, func([]byte) {})
+	s.rx = newRawConn(server, rawBufSize, handle)
+	return s, nil
+}
+
+type rawSender struct {
+	size   int
+	tx, rx *rawConn
+}
+
+func (s *rawSender) send(ctx context.Context, seq int64) error {
+	body := make([]byte, s.size) // the writer owns what it is given
+	putSeq(body, seq)
+	return s.tx.send(ctx, body)
+}
+
+func (s *rawSender) flush(ctx context.Context) error { return s.tx.drain(ctx) }
+
+func (s *rawSender) close() error {
+	// The sender's end first: its writer flushes, its socket closes, and
+	// the receiver reads to the end.
+	err := s.tx.close()
+	return errors.Join(err, s.rx.close())
+}
+
+func (rawParseSystem) oneWay(ctx context.Context, size int, rx func(int64, int)) (sender, error) {
+	client, server, err := rawPair(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &rawParseSender{conn: client, server: server, w: bufio.NewWriterSize(client, rawBufSize),
 		buf: make([]byte, max(size, 8)), recvDone: make(chan error, 1)}
 	go func() {
 		r := bufio.NewReaderSize(server, rawBufSize)
@@ -127,40 +297,48 @@ func (rawSystem) oneWay(ctx context.Context, size int, rx func(int64, int)) (sen
 	return s, nil
 }
 
-type rawSender struct {
+type rawParseSender struct {
 	conn, server net.Conn
 	w            *bufio.Writer
 	buf          []byte
 	recvDone     chan error
 }
 
-func (s *rawSender) send(_ context.Context, seq int64) error {
+func (s *rawParseSender) send(_ context.Context, seq int64) error {
 	putSeq(s.buf, seq)
 	return writeFrame(s.w, s.buf)
 }
 
-func (s *rawSender) flush(context.Context) error { return s.w.Flush() }
+func (s *rawParseSender) flush(context.Context) error { return s.w.Flush() }
 
-func (s *rawSender) close() error {
+func (s *rawParseSender) close() error {
 	err := s.conn.Close()
 	select {
 	case rerr := <-s.recvDone:
 		err = errors.Join(err, rerr)
 	case <-time.After(closeTimeout):
-		err = errors.Join(err, errors.New("raw: receiver did not end"))
+		err = errors.Join(err, errors.New("raw-parse: receiver did not end"))
 	}
 	return errors.Join(err, s.server.Close())
 }
 
-// rawEchoServer echoes every frame on every connection it accepts,
-// flushing whenever it has read all that had arrived.
+// errNotMeasured: a system that takes part in some workloads only.
+var errNotMeasured = errors.New("not measured")
+
+func (rawParseSystem) echo(context.Context, int) ([]caller, func() error, error) {
+	return nil, nil, errNotMeasured
+}
+
+func (rawParseSystem) idle(context.Context, int) (func() error, error) { return nil, errNotMeasured }
+
+// rawEchoServer echoes every frame on every connection it accepts.
 type rawEchoServer struct {
 	l       net.Listener
 	bufSize int
 	wg      sync.WaitGroup
 
 	mu    sync.Mutex
-	conns []net.Conn
+	conns []*rawConn
 	err   error
 }
 
@@ -176,52 +354,40 @@ func startRawEcho(bufSize int) (*rawEchoServer, error) {
 
 func (s *rawEchoServer) accept() {
 	for {
-		c, err := s.l.Accept()
+		nc, err := s.l.Accept()
 		if err != nil {
 			return // closed
 		}
+		var c *rawConn
+		ready := make(chan struct{})
+		c = newRawConn(nc, s.bufSize, func(body []byte) {
+			<-ready
+			c.send(context.Background(), body) // the fresh body goes back as it is
+		})
+		close(ready)
 		s.mu.Lock()
 		s.conns = append(s.conns, c)
 		s.mu.Unlock()
-		s.wg.Go(func() { s.serve(c) })
 	}
 }
 
-func (s *rawEchoServer) serve(c net.Conn) {
-	r := bufio.NewReaderSize(c, s.bufSize)
-	w := bufio.NewWriterSize(c, s.bufSize)
-	var body []byte
-	var err error
-	for {
-		if body, err = readFrame(r, body); err != nil {
-			break
-		}
-		if err = writeFrame(w, body); err != nil {
-			break
-		}
-		if r.Buffered() == 0 {
-			if err = w.Flush(); err != nil {
-				break
-			}
-		}
-	}
-	if err != io.EOF && !errors.Is(err, net.ErrClosed) {
-		s.mu.Lock()
-		s.err = errors.Join(s.err, err)
-		s.mu.Unlock()
-	}
+func (s *rawEchoServer) accepted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
 }
 
-// close stops accepting, closes every connection and waits for the
-// goroutines.
+// close stops accepting, closes every connection and waits.
 func (s *rawEchoServer) close() error {
 	err := s.l.Close()
-	s.mu.Lock()
-	for _, c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
 	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		if cerr := c.close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) && !errors.Is(cerr, syscall.ECONNRESET) && !errors.Is(cerr, syscall.EPIPE) {
+			err = errors.Join(err, cerr)
+		}
+	}
 	return errors.Join(err, s.err)
 }
 
@@ -255,63 +421,39 @@ func (rawSystem) echo(ctx context.Context, conns int) ([]caller, func() error, e
 // rawCaller pipelines calls on one connection: replies come back in the
 // order of the requests, so a FIFO of waiting callers is all it needs.
 type rawCaller struct {
-	conn    net.Conn
-	bufSize int
-	dead    chan struct{} // closed when the reader ends
-	done    chan error
-	waiting atomic.Int32 // callers waiting for mu
+	c   *rawConn
+	bad atomic.Pointer[string]
 
 	mu      sync.Mutex
-	w       *bufio.Writer
 	pending []chan int64
-	buf     [8]byte
 }
 
 func newRawCaller(nc net.Conn, bufSize int) *rawCaller {
-	c := &rawCaller{conn: nc, bufSize: bufSize, w: bufio.NewWriterSize(nc, bufSize), dead: make(chan struct{}), done: make(chan error, 1)}
-	go c.read()
-	return c
-}
-
-func (c *rawCaller) read() {
-	defer close(c.dead)
-	r := bufio.NewReaderSize(c.conn, c.bufSize)
-	var body []byte
-	for {
-		var err error
-		if body, err = readFrame(r, body); err != nil {
-			if err == io.EOF || errors.Is(err, net.ErrClosed) {
-				err = nil
-			}
-			c.done <- err
+	rc := &rawCaller{}
+	rc.c = newRawConn(nc, bufSize, func(body []byte) {
+		rc.mu.Lock()
+		if len(rc.pending) == 0 {
+			rc.mu.Unlock()
+			msg := "raw: reply to no request"
+			rc.bad.Store(&msg)
 			return
 		}
-		c.mu.Lock()
-		if len(c.pending) == 0 {
-			c.mu.Unlock()
-			c.done <- errors.New("raw: reply to no request")
-			return
-		}
-		ch := c.pending[0]
-		c.pending = c.pending[1:]
-		c.mu.Unlock()
+		ch := rc.pending[0]
+		rc.pending = rc.pending[1:]
+		rc.mu.Unlock()
 		ch <- seqOf(body) // buffered
-	}
+	})
+	return rc
 }
 
 func (c *rawCaller) call(ctx context.Context, v int64) (int64, error) {
 	ch := make(chan int64, 1)
-	c.waiting.Add(1)
+	body := make([]byte, 8)
+	putSeq(body, v)
+	// The FIFO and the writer's channel in the same order.
 	c.mu.Lock()
-	c.waiting.Add(-1)
 	c.pending = append(c.pending, ch)
-	putSeq(c.buf[:], v)
-	err := writeFrame(c.w, c.buf[:])
-	// Coalesce: a caller waiting for the lock will write after this one
-	// and flush both.
-	if err == nil && c.waiting.Load() == 0 {
-		err = c.w.Flush()
-	}
+	err := c.c.send(ctx, body)
 	c.mu.Unlock()
 	if err != nil {
 		return 0, err
@@ -319,17 +461,17 @@ func (c *rawCaller) call(ctx context.Context, v int64) (int64, error) {
 	select {
 	case got := <-ch:
 		return got, nil
-	case <-c.dead:
-		return 0, errors.New("raw: connection ended")
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
 }
 
 func (c *rawCaller) close() error {
-	err := c.conn.Close()
-	<-c.dead
-	return errors.Join(err, <-c.done)
+	err := c.c.close()
+	if bad := c.bad.Load(); bad != nil {
+		err = errors.Join(err, errors.New(*bad))
+	}
+	return err
 }
 
 func (rawSystem) idle(ctx context.Context, n int) (func() error, error) {
@@ -358,9 +500,7 @@ func (rawSystem) idle(ctx context.Context, n int) (func() error, error) {
 	}
 	deadline := time.Now().Add(time.Minute)
 	for {
-		srv.mu.Lock()
-		accepted := len(srv.conns)
-		srv.mu.Unlock()
+		accepted := srv.accepted()
 		if accepted >= n {
 			return closeAll, nil
 		}

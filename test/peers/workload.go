@@ -52,7 +52,7 @@ type caller interface {
 	call(ctx context.Context, v int64) (int64, error)
 }
 
-var systems = []system{gochatterSystem{}, grpcSystem{}, natsSystem{}, rawSystem{}}
+var systems = []system{gochatterSystem{}, grpcSystem{}, natsSystem{}, rawSystem{}, rawParseSystem{}}
 
 func systemNames() []string {
 	var names []string
@@ -124,8 +124,10 @@ const (
 )
 
 var workloads = []*workload{
-	{name: "oneway", title: "1. One-way small messages (an integer payload)", kind: throughputKind, unit: "msg/s",
+	{name: "oneway", title: "1a. One-way small messages (an integer payload)", kind: throughputKind, unit: "msg/s",
 		run: func(ctx context.Context, cfg config, s system) row { return runOneWay(ctx, cfg, s, 0, maxOneWay) }},
+	{name: "oneway20", title: "1b. One-way 20-byte payloads (Bytes)", kind: throughputKind, unit: "msg/s",
+		run: func(ctx context.Context, cfg config, s system) row { return runOneWay(ctx, cfg, s, 20, maxOneWay) }},
 	{name: "rtt", title: "2a. Request/response, one at a time", kind: latencyKind, unit: "µs",
 		run: runRoundTrips},
 	{name: "inflight", title: fmt.Sprintf("2b. Request/response, %d in flight on one connection", inFlight), kind: throughputKind, unit: "req/s",
