@@ -41,6 +41,9 @@ func (b *backlog) push(m Msg) {
 // front returns the oldest message; the backlog must not be empty.
 func (b *backlog) front() Msg { return b.head.msgs[b.head.start] }
 
+// frontRef is front without the copy.
+func (b *backlog) frontRef() *Msg { return &b.head.msgs[b.head.start] }
+
 // pop drops the oldest message.
 func (b *backlog) pop() {
 	c := b.head

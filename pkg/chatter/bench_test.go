@@ -2,12 +2,15 @@ package chatter_test
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gochatter/gochatter/pkg/chatter"
+	"github.com/gochatter/gochatter/pkg/sbs"
 )
 
 // BenchmarkOneWay measures one-way throughput of small messages (an
@@ -20,7 +23,14 @@ func BenchmarkOneWay(b *testing.B) {
 
 // benchOneWay sends d b.N times and waits until all of it has arrived.
 func benchOneWay(b *testing.B, d chatter.Data) {
-	client, server := pair(b, "tcp", chatter.WithPingTimeout(0))
+	benchOneWayWith(b, d, nil, nil)
+}
+
+// benchOneWayWith is benchOneWay with options for the receiving end and a
+// check of each message received.
+func benchOneWayWith(b *testing.B, d chatter.Data, serverOpts []chatter.Option, check func(chatter.Msg) error) {
+	client, server := pairWith(b, "tcp", []chatter.Option{chatter.WithPingTimeout(0)},
+		append([]chatter.Option{chatter.WithPingTimeout(0)}, serverOpts...))
 	ctx := context.Background()
 	done := make(chan int)
 	b.ReportAllocs()
@@ -28,8 +38,15 @@ func benchOneWay(b *testing.B, d chatter.Data) {
 	go func() {
 		n := 0
 		for n < b.N {
-			if _, err := server.Receive(ctx); err != nil {
+			m, err := server.Receive(ctx)
+			if err != nil {
 				break
+			}
+			if check != nil {
+				if err := check(m); err != nil {
+					b.Error(err)
+					break
+				}
 			}
 			n++
 		}
@@ -85,8 +102,14 @@ func benchPayload(b *testing.B, size int) {
 
 // BenchmarkIdleConnections opens 1,000 idle connections (both ends in this
 // process, default 20 s ping) and reports the heap and stack memory they
-// hold per connection end.
+// hold per connection end: fresh, and after one request and its reply on
+// each, which leaves the goroutines the larger stacks that work needed.
 func BenchmarkIdleConnections(b *testing.B) {
+	b.Run("fresh", func(b *testing.B) { benchIdle(b, false) })
+	b.Run("after-exchange", func(b *testing.B) { benchIdle(b, true) })
+}
+
+func benchIdle(b *testing.B, exchange bool) {
 	const n = 1000
 	ctx := context.Background()
 	for range b.N {
@@ -94,7 +117,12 @@ func BenchmarkIdleConnections(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		accepted := make(chan *chatter.Conn, n)
-		srv, err := chatter.Listen(ctx, testRepo, "tcp+sbs://127.0.0.1:0", func(_ context.Context, c *chatter.Conn) { accepted <- c })
+		srv, err := chatter.Listen(ctx, testRepo, "tcp+sbs://127.0.0.1:0", func(_ context.Context, c *chatter.Conn) {
+			accepted <- c
+			if exchange {
+				echo(c)
+			}
+		})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -105,6 +133,11 @@ func BenchmarkIdleConnections(b *testing.B) {
 				b.Fatal(err)
 			}
 			clients = append(clients, c)
+			if exchange {
+				if _, err := c.Request(ctx, num(7)); err != nil {
+					b.Fatal(err)
+				}
+			}
 		}
 		for range n {
 			<-accepted
@@ -113,6 +146,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		perEnd := float64(after.HeapInuse+after.StackInuse-before.HeapInuse-before.StackInuse) / (2 * n)
 		b.ReportMetric(perEnd, "B/conn-end")
+		b.ReportMetric(float64(after.StackInuse-before.StackInuse)/(2*n), "stack-B/conn-end")
 		for _, c := range clients {
 			c.Close()
 		}
@@ -120,5 +154,112 @@ func BenchmarkIdleConnections(b *testing.B) {
 			<-c.Done()
 		}
 		srv.Close()
+	}
+}
+
+//go:generate go run ../../cmd/sbs-gen -package chatter_test -o testtypes_gen_test.go testdata/test.sbs
+
+// BenchmarkOneWayBytes20 is BenchmarkOneWay with a 20-byte Bytes payload.
+func BenchmarkOneWayBytes20(b *testing.B) {
+	benchOneWay(b, chatter.Data{Module: "Test", Type: "Blob", Data: make([]byte, 20)})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
+}
+
+// BenchmarkOneWayRawPayload sends an Integer payload already encoded
+// (RawPayload) to a connection made WithRawPayloads, which reads msg.Raw:
+// neither end boxes or decodes a value.
+func BenchmarkOneWayRawPayload(b *testing.B) {
+	raw := chatter.RawPayload(sbs.AppendInteger(nil, 12345))
+	d := chatter.Data{Module: "Test", Type: "Num", Data: raw}
+	benchOneWayWith(b, d, []chatter.Option{chatter.WithRawPayloads()}, func(m chatter.Msg) error {
+		if len(m.Raw) != len(raw) {
+			return fmt.Errorf("raw payload of %d bytes, want %d", len(m.Raw), len(raw))
+		}
+		return nil
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
+}
+
+// BenchmarkOneWayGenerated sends a type written by sbs-gen (Test.Point)
+// and decodes each message into one, with Decode, on a connection made
+// WithRawPayloads.
+func BenchmarkOneWayGenerated(b *testing.B) {
+	p := TestPoint{X: 12345, Y: -678}
+	d := chatter.Data{Module: "Test", Type: "Point", Data: &p}
+	var got TestPoint
+	benchOneWayWith(b, d, []chatter.Option{chatter.WithRawPayloads()}, func(m chatter.Msg) error {
+		if err := chatter.Decode(m, &got); err != nil {
+			return err
+		}
+		if got != p {
+			return fmt.Errorf("decoded %+v, want %+v", got, p)
+		}
+		return nil
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
+}
+
+// BenchmarkInFlight64 measures request/response throughput with 64
+// Requests in flight on one connection.
+func BenchmarkInFlight64(b *testing.B) {
+	client, server := pair(b, "tcp", chatter.WithPingTimeout(0))
+	ctx := context.Background()
+	go echo(server)
+	b.ReportAllocs()
+	b.SetParallelism(32) // 64 goroutines on GOMAXPROCS 2
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := client.Request(ctx, num(7)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// BenchmarkConns100 measures request/response throughput over 100
+// connections to one server, each doing one Request at a time.
+func BenchmarkConns100(b *testing.B) {
+	const conns = 100
+	ctx := context.Background()
+	srv, err := chatter.Listen(ctx, testRepo, "tcp+sbs://127.0.0.1:0", func(_ context.Context, c *chatter.Conn) { echo(c) },
+		chatter.WithPingTimeout(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	clients := make([]*chatter.Conn, conns)
+	for i := range clients {
+		if clients[i], err = chatter.Connect(ctx, testRepo, srv.Addresses()[0], chatter.WithPingTimeout(0)); err != nil {
+			b.Fatal(err)
+		}
+		defer clients[i].Close()
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(conns / 2) // one goroutine per connection on GOMAXPROCS 2
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		c := clients[int(next.Add(1)-1)%conns]
+		for pb.Next() {
+			if _, err := c.Request(ctx, num(7)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// echo answers every message in its conversation until the connection
+// ends.
+func echo(c *chatter.Conn) {
+	ctx := context.Background()
+	for m := range c.Messages() {
+		if _, err := c.Send(ctx, m.Data, chatter.InConversation(m.Conv)); err != nil {
+			return
+		}
 	}
 }

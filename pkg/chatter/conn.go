@@ -139,7 +139,7 @@ func NewConn(nc net.Conn, repo *sbs.Repository, opts ...Option) (*Conn, error) {
 
 // readBufferSize is the reader's starting buffer; it grows with large
 // frames and shrinks back when they are gone.
-const readBufferSize = 4 << 10
+const readBufferSize = 512
 
 // newConn starts the connection's goroutines in g. A server gives the end
 // of the connection's handshake timeout, which the reader enforces on a
@@ -177,6 +177,11 @@ func newConn(nc, raw net.Conn, repo *sbs.Repository, cfg *config, s scheme, g, o
 	// starts last, so that it never runs without the writer that closes the
 	// socket. Spawn fails only on a closing group (a server closing while
 	// it accepts).
+	// The goroutines all wait on the group's context; its channel is made
+	// here, on the caller's stack, and not by the first of them to wait:
+	// an allocation deep in a goroutine's first wait would double that
+	// goroutine's stack for the rest of an idle connection's life.
+	_ = g.Context().Done()
 	if g.Spawn(c.sup.run) != nil {
 		close(c.sup.msgs)
 		c.life.exited(3)
@@ -211,6 +216,7 @@ func (c *Conn) Wire() Wire { return Wire(c.wire.Load()) }
 func (c *Conn) decideWire(w Wire) {
 	c.wire.Store(uint32(w))
 	close(c.wireReady)
+	signal(c.out.kick) // the supervisor starts the keepalive
 	c.log.Info("chatter: wire generation decided by the first frame", "local", c.local, "remote", c.remote, "wire", w)
 }
 

@@ -124,10 +124,7 @@ func (f *frameReader) next() (body []byte, err error) {
 	}
 	k, ok := f.bodyLength(f.buf[f.start+1 : f.start+1+m])
 	if !ok {
-		if k == 0 {
-			return nil, fmt.Errorf("%w: frame header claims more than %d bytes", ErrMessageTooLarge, f.max)
-		}
-		return nil, fmt.Errorf("%w: frame of %d bytes exceeds the limit of %d", ErrMessageTooLarge, k, f.max)
+		return nil, f.tooLarge(k)
 	}
 	f.owned = false
 	if int(k) >= largeFrameSize && f.end-f.start < 1+m+int(k) {
@@ -143,6 +140,18 @@ func (f *frameReader) next() (body []byte, err error) {
 		f.timer.disarm()
 	}
 	return body, nil
+}
+
+// tooLarge is the error for a frame whose header claims more than the
+// limit (k is 0 when the length field was not even read to its end). It is
+// apart from next to keep next's stack frame small: see readLoop.
+//
+//go:noinline
+func (f *frameReader) tooLarge(k uint64) error {
+	if k == 0 {
+		return fmt.Errorf("%w: frame header claims more than %d bytes", ErrMessageTooLarge, f.max)
+	}
+	return fmt.Errorf("%w: frame of %d bytes exceeds the limit of %d", ErrMessageTooLarge, k, f.max)
 }
 
 // largeFrameSize is the body size from which a frame that is not yet

@@ -39,16 +39,22 @@ var transports = []string{"pipe", "tcp", "tls"}
 // the test.
 func pair(t testing.TB, transport string, opts ...chatter.Option) (client, server *chatter.Conn) {
 	t.Helper()
+	return pairWith(t, transport, opts, opts)
+}
+
+// pairWith is pair with options of each end's own.
+func pairWith(t testing.TB, transport string, clientOpts, serverOpts []chatter.Option) (client, server *chatter.Conn) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	switch transport {
 	case "pipe":
 		a, b := net.Pipe()
 		var err error
-		if client, err = chatter.NewConn(a, testRepo, opts...); err != nil {
+		if client, err = chatter.NewConn(a, testRepo, clientOpts...); err != nil {
 			t.Fatal(err)
 		}
-		if server, err = chatter.NewConn(b, testRepo, opts...); err != nil {
+		if server, err = chatter.NewConn(b, testRepo, serverOpts...); err != nil {
 			t.Fatal(err)
 		}
 	case "tcp", "tls", "tcp6":
@@ -57,8 +63,8 @@ func pair(t testing.TB, transport string, opts ...chatter.Option) (client, serve
 			addr = "tcp+sbs://[::1]:0"
 		}
 		var srvOpts, cliOpts []chatter.Option
-		srvOpts = append(srvOpts, opts...)
-		cliOpts = append(cliOpts, opts...)
+		srvOpts = append(srvOpts, serverOpts...)
+		cliOpts = append(cliOpts, clientOpts...)
 		if transport == "tls" {
 			addr = "ssl+sbs://127.0.0.1:0"
 			pemFile := writeSelfSigned(t, "server")
@@ -203,4 +209,16 @@ func sbsRepoWith(t testing.TB, texts ...string) *sbs.Repository {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestSchemaFile keeps testdata/test.sbs, from which sbs-gen writes
+// testtypes_gen_test.go, the same as testSchema.
+func TestSchemaFile(t *testing.T) {
+	b, err := os.ReadFile("testdata/test.sbs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != testSchema+"\n" && string(b) != testSchema {
+		t.Errorf("testdata/test.sbs differs from testSchema:\n%s", b)
+	}
 }

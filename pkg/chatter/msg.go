@@ -47,7 +47,9 @@ type Msg struct {
 	// on every message of a composite type (Tuple, Union, Array), which
 	// Decode then reads without encoding Data.Data again, and on messages
 	// delivered with DecodeErr; it is nil for other scalar payloads. The
-	// application may keep it.
+	// application may keep it, and append to it: small payloads are copied
+	// side by side into one allocation (so keeping one keeps at most 1 KiB
+	// alive), but each one's capacity ends with it.
 	Raw RawPayload
 	// DecodeErr is set, on the current wire only, when the payload's type
 	// is not in the repository or the payload does not decode with it. The

@@ -29,10 +29,45 @@ func (c *Conn) readLoop(ctx context.Context) error {
 		}
 		c.life.exited(1)
 	}()
-	fr := newFrameReader(c.nc, c.cfg.maxMessageSize, readBufferSize)
-	handshaking := !c.handshakeDeadline.IsZero() && c.Wire() == WireAuto
-	if c.cfg.frameTimeout > 0 || handshaking {
-		fr.timer = &frameTimer{conn: c.nc, timeout: c.cfg.frameTimeout, stopped: func() (time.Time, bool) {
+	r := c.newReader(ctx)
+	for {
+		// The wait for the next frame is here, in a small frame of its
+		// own: an idle connection's reader spends its life in it, and keeps
+		// the stack it has here.
+		body, err := r.fr.next()
+		if err != nil {
+			return c.endStream(ctx, r, err)
+		}
+		if done, err := c.readBatch(ctx, r, body); done {
+			return err
+		}
+	}
+}
+
+// endStream ends reading on an error of the stream.
+//
+//go:noinline
+func (c *Conn) endStream(ctx context.Context, r *reader, err error) error {
+	return c.endRead(ctx, nil, c.streamError(err), r.dec, r.fr)
+}
+
+// reader is the reader goroutine's state.
+type reader struct {
+	fr          *frameReader
+	dec         *decoder
+	handshaking bool // a WireAuto server connection waiting for its first frame
+	maxBatch    int
+}
+
+func (c *Conn) newReader(ctx context.Context) *reader {
+	r := &reader{
+		fr:          newFrameReader(c.nc, c.cfg.maxMessageSize, readBufferSize),
+		dec:         newDecoder(c),
+		handshaking: !c.handshakeDeadline.IsZero() && c.Wire() == WireAuto,
+		maxBatch:    64,
+	}
+	if c.cfg.frameTimeout > 0 || r.handshaking {
+		r.fr.timer = &frameTimer{conn: c.nc, timeout: c.cfg.frameTimeout, stopped: func() (time.Time, bool) {
 			if ctx.Err() != nil {
 				return time.Now(), true
 			}
@@ -41,56 +76,59 @@ func (c *Conn) readLoop(ctx context.Context) error {
 			}
 			return time.Time{}, false
 		}}
-		if handshaking {
-			fr.timer.setLimit(c.handshakeDeadline)
+		if r.handshaking {
+			r.fr.timer.setLimit(c.handshakeDeadline)
 		}
 	}
-	dec := newDecoder(c)
-	maxBatch := 64
-	if q := c.cfg.queueSize; q > 0 && q < maxBatch {
-		maxBatch = q
+	if q := c.cfg.queueSize; q > 0 && q < r.maxBatch {
+		r.maxBatch = q
 	}
+	return r
+}
+
+// readBatch decodes body and every frame already buffered after it, up to
+// a batch, and hands them to the supervisor. done means reading has ended,
+// with readLoop's result.
+//
+//go:noinline
+func (c *Conn) readBatch(ctx context.Context, r *reader, body []byte) (done bool, err error) {
+	fr, dec := r.fr, r.dec
+	batch := c.sup.newBatch()
 	for {
-		body, err := fr.next()
+		in, err := dec.decode(body, fr.owned)
 		if err != nil {
-			return c.endRead(ctx, nil, c.streamError(err), dec, fr)
+			return true, c.endRead(ctx, batch, readEnd{err: err}, dec, fr)
 		}
-		batch := c.sup.newBatch()
-		for {
-			in, err := dec.decode(body, fr.owned)
-			if err != nil {
-				return c.endRead(ctx, batch, readEnd{err: err}, dec, fr)
-			}
-			if handshaking { // the first frame decided the generation
-				handshaking = false
-				fr.timer.setLimit(time.Time{})
-			}
-			if in.kind == inboundPing {
-				if err := c.sendPong(ctx, in, dec.wire); err != nil {
-					return c.endRead(ctx, batch, readEnd{err: err, abort: true}, dec, fr)
-				}
-			}
-			if dec.decided {
-				dec.decided = false
-				c.decideWire(dec.wire)
-			}
-			batch = append(batch, in)
-			dec.count(in.kind)
-			if o := c.cfg.observer; o != nil && in.kind == inboundApp {
-				o.Received(c, MsgInfo{Module: in.msg.Data.Module, Type: in.msg.Data.Type, Size: in.size, Conv: in.msg.Conv})
-			}
-			if len(batch) >= maxBatch || !fr.buffered() {
-				break
-			}
-			if body, err = fr.next(); err != nil {
-				return c.endRead(ctx, batch, c.streamError(err), dec, fr)
+		if r.handshaking { // the first frame decided the generation
+			r.handshaking = false
+			fr.timer.setLimit(time.Time{})
+		}
+		if in.kind == inboundPing {
+			if err := c.sendPong(ctx, in, dec.wire); err != nil {
+				return true, c.endRead(ctx, batch, readEnd{err: err, abort: true}, dec, fr)
 			}
 		}
-		dec.publish(&c.stats, fr.total)
-		if !c.sup.handOver(ctx, readBatch{msgs: batch}) {
-			return nil
+		if dec.decided {
+			dec.decided = false
+			c.decideWire(dec.wire)
+		}
+		batch = append(batch, in)
+		dec.count(in.kind)
+		if o := c.cfg.observer; o != nil && in.kind == inboundApp {
+			o.Received(c, MsgInfo{Module: in.msg.Data.Module, Type: in.msg.Data.Type, Size: in.size, Conv: in.msg.Conv})
+		}
+		if len(batch) >= r.maxBatch || !fr.buffered() {
+			break
+		}
+		if body, err = fr.next(); err != nil {
+			return true, c.endRead(ctx, batch, c.streamError(err), dec, fr)
 		}
 	}
+	dec.publish(&c.stats, fr.total)
+	if !c.sup.handOver(ctx, readBatch{msgs: batch}) {
+		return true, nil
+	}
+	return false, nil
 }
 
 // readEnd is why reading ended, as the supervisor needs to know it.
@@ -200,12 +238,15 @@ type typeNames struct {
 }
 
 // raw returns the payload bytes for Msg.Raw: the body's own bytes when it
-// may be kept, else a copy.
+// may be kept, else a copy (a small one into the slab).
 func (d *decoder) raw(p []byte) RawPayload {
 	if d.owned {
 		return RawPayload(p[:len(p):len(p)])
 	}
-	return append(RawPayload(nil), p...)
+	if len(p) == 0 {
+		return nil // as a copy of nothing always was
+	}
+	return RawPayload(d.copyBytes(p))
 }
 
 // value decodes a payload of type t. A Bytes payload in a body of its own
@@ -284,7 +325,7 @@ func (d *decoder) keepRaw(in *inbound, t *sbs.Type, p []byte) {
 const maxInternedNames = 1024
 
 func newDecoder(c *Conn) *decoder {
-	return &decoder{c: c, wire: c.Wire(), interned: make(map[string]string)}
+	return &decoder{c: c, wire: c.Wire()} // interned is made with its first name
 }
 
 // count notes a message read, for Stats.
@@ -314,6 +355,9 @@ func (d *decoder) intern(b []byte) string {
 		return s
 	}
 	s := string(b)
+	if d.interned == nil {
+		d.interned = make(map[string]string)
+	}
 	if len(d.interned) < maxInternedNames {
 		d.interned[s] = s
 	}

@@ -47,6 +47,9 @@ type supervisor struct {
 	stalled bool
 	// dropping: the application said it will not read (DiscardMessages).
 	dropping bool
+	// wireReady is the connection's, until it has fired.
+	wireReady <-chan struct{}
+	woke      wakeup // what the last wait returned
 }
 
 // readBatch is what the reader hands over: messages, and with the last
@@ -84,7 +87,7 @@ type supEvent struct {
 // receive queue waits in the supervisor's backlog, which grows in chunks
 // with what is queued, so that an idle connection does not hold a buffer
 // of the whole queue's size.
-const messagesChannelSize = 32
+const messagesChannelSize = 16
 
 func newSupervisor(c *Conn) *supervisor {
 	size := messagesChannelSize
@@ -119,7 +122,10 @@ func (s *supervisor) newBatch() []inbound {
 	case b := <-s.spent:
 		return b
 	default:
-		return make([]inbound, 0, 16)
+		// Small: a batch grows by append to what the traffic needs (at
+		// most the reader's batch limit), and an idle connection keeps the
+		// spent ones it has.
+		return make([]inbound, 0, 2)
 	}
 }
 
@@ -136,83 +142,194 @@ func (s *supervisor) recycle(b []inbound) {
 }
 
 func (s *supervisor) run(ctx context.Context) error {
-	defer s.c.life.exited(1)
 	s.timer = time.NewTimer(time.Hour)
 	s.timer.Stop()
-	defer s.timer.Stop()
-	defer s.ka.stop()
-	defer s.grace.stop()
 	// The keepalive starts once the wire generation is known: at once, or
 	// for a server in auto mode after the first frame, so that nothing is
-	// sent before the peer has shown its generation.
-	wireReady := s.c.wireReady
+	// sent before the peer has shown its generation. The reader kicks the
+	// supervisor when it has decided.
+	s.wireReady = s.c.wireReady
+	s.checkWire()
+	// No defer, and the wakeup in s: this frame stays on the stack for the
+	// supervisor's whole life (see wait).
 	for {
-		// Take new batches unless the queue is full: then the reader
-		// waits, and with it the socket. While Requests wait, one batch
-		// more each, so that their replies can come through.
-		in := s.inbound
-		var out chan<- Msg
-		var head Msg
-		full := false
-		if s.backlog.len > 0 {
-			out, head = s.msgs, s.backlog.front()
-			if full = s.full(); full && s.extra >= len(s.conv.pending) {
-				in = nil
-				s.stalled = true
-			}
-		}
-		if !full {
+		if s.backlog.len == 0 {
 			s.extra = 0
+			s.waitIdle(ctx, &s.woke)
+		} else {
+			s.wait(ctx, &s.woke)
 		}
-		select {
-		case b := <-in:
-			if full {
-				s.extra++
-			}
-			// Events first: a sender posts its registration before its
-			// frame can be written, so a reply in this batch finds it.
-			s.takeEvents()
-			s.ka.received()
-			s.route(b.msgs)
-			s.recycle(b.msgs)
-			if b.end != nil {
-				s.readEnded(b.end)
-			}
-		case out <- head:
-			s.shiftBacklog()
-		case <-s.c.out.kick:
-			s.takeEvents()
-		case now := <-s.timer.C:
-			s.expire(now)
-		case <-wireReady:
-			wireReady = nil
-			if s.end == nil {
-				s.ka.start(s.c)
-			}
-		case now := <-s.ka.c:
-			if err := s.fireKeepalive(ctx, now); err != nil {
+		if !s.act(ctx, &s.woke) {
+			s.exit()
+			return nil
+		}
+	}
+}
+
+// exit stops the supervisor's timers as it returns.
+func (s *supervisor) exit() {
+	s.grace.stop()
+	s.ka.stop()
+	s.timer.Stop()
+	s.c.life.exited(1)
+}
+
+// checkWire starts the keepalive once the generation is known.
+func (s *supervisor) checkWire() {
+	if s.wireReady == nil {
+		return
+	}
+	select {
+	case <-s.wireReady:
+		s.wireReady = nil
+		if s.end == nil {
+			s.ka.start(s.c)
+		}
+	default:
+	}
+}
+
+// wakeKind is what woke the supervisor.
+type wakeKind uint8
+
+const (
+	wakeBatch wakeKind = iota + 1
+	wakeDelivered
+	wakeEvents
+	wakeTimer
+	wakeTick
+	wakeDone
+)
+
+// wakeup is what the supervisor waited for, and what came with it.
+type wakeup struct {
+	kind  wakeKind
+	batch readBatch
+	now   time.Time
+	full  bool // the receive queue was full when the batch was taken
+}
+
+// wait blocks until the supervisor has something to do while it holds
+// messages to deliver; waitIdle, when it holds none.
+//
+// Waiting is apart from act, and small, because an idle connection spends
+// its life there: the stack a goroutine has while it waits is what it
+// keeps, and the garbage collector shrinks only stacks almost empty. So a
+// connection with nothing to deliver waits in waitIdle, whose select has no
+// send case and no message to copy, and the supervisor's whole stack at rest
+// fits the smallest goroutine stack. For the same reason the keepalive and the reply
+// grace, which never run together, share one case, and the decision of a
+// WireAuto connection's generation comes as a kick.
+func (s *supervisor) wait(ctx context.Context, w *wakeup) {
+	*w = wakeup{}
+	// Take new batches unless the queue is full: then the reader waits,
+	// and with it the socket. While Requests wait, one batch more each, so
+	// that their replies can come through.
+	in := s.inbound
+	if w.full = s.full(); w.full && s.extra >= len(s.conv.pending) {
+		in = nil
+		s.stalled = true
+	}
+	if !w.full {
+		s.extra = 0
+	}
+	s.waitDelivering(ctx, w, in)
+}
+
+// tick is the channel of the periodic timer: the keepalive's while
+// reading, the reply grace's after.
+func (s *supervisor) tick() <-chan time.Time {
+	if s.end != nil {
+		return s.grace.c
+	}
+	return s.ka.c
+}
+
+//go:noinline
+func (s *supervisor) waitIdle(ctx context.Context, w *wakeup) {
+	*w = wakeup{}
+	select {
+	case w.batch = <-s.inbound:
+		w.kind = wakeBatch
+	case <-s.c.out.kick:
+		w.kind = wakeEvents
+	case w.now = <-s.timer.C:
+		w.kind = wakeTimer
+	case w.now = <-s.tick():
+		w.kind = wakeTick
+	case <-ctx.Done():
+		w.kind = wakeDone
+	}
+}
+
+//go:noinline
+func (s *supervisor) waitDelivering(ctx context.Context, w *wakeup, in <-chan readBatch) {
+	select {
+	case w.batch = <-in:
+		w.kind = wakeBatch
+	case s.msgs <- *s.backlog.frontRef():
+		w.kind = wakeDelivered
+	case <-s.c.out.kick:
+		w.kind = wakeEvents
+	case w.now = <-s.timer.C:
+		w.kind = wakeTimer
+	case w.now = <-s.tick():
+		w.kind = wakeTick
+	case <-ctx.Done():
+		w.kind = wakeDone
+	}
+}
+
+// act acts on what woke the supervisor; false means the connection is
+// closing and the supervisor is done.
+func (s *supervisor) act(ctx context.Context, w *wakeup) bool {
+	switch w.kind {
+	case wakeBatch:
+		b := w.batch
+		w.batch = readBatch{}
+		if w.full {
+			s.extra++
+		}
+		// Events first: a sender posts its registration before its
+		// frame can be written, so a reply in this batch finds it.
+		s.takeEvents()
+		s.ka.received()
+		s.route(b.msgs)
+		s.recycle(b.msgs)
+		if b.end != nil {
+			s.readEnded(b.end)
+		}
+	case wakeDelivered:
+		s.shiftBacklog()
+	case wakeEvents:
+		s.takeEvents()
+		s.checkWire()
+	case wakeTimer:
+		s.expire(w.now)
+	case wakeTick:
+		if s.end == nil {
+			if err := s.fireKeepalive(ctx, w.now); err != nil {
 				s.ka.stop()
 				s.c.stop(err, false, modeAbort)
 			}
-		case now := <-s.grace.c:
-			if s.grace.tick(now, len(s.msgs)) {
-				// The application took everything and had the grace to
-				// answer: the connection ends for the reason reading did.
-				s.c.stop(s.end.err, s.end.local, modeFlush)
-			}
-		case <-ctx.Done():
-			s.shutdown()
-			return nil
+		} else if s.grace.tick(w.now, len(s.msgs)) {
+			// The application took everything and had the grace to
+			// answer: the connection ends for the reason reading did.
+			s.c.stop(s.end.err, s.end.local, modeFlush)
 		}
-		if s.end != nil && !s.msgsClosed && s.backlog.len == 0 {
-			// Everything read has gone into the channel.
-			close(s.msgs)
-			s.msgsClosed = true
-			s.grace.start(s.c.cfg.replyGrace, len(s.msgs))
-		}
-		s.resetTimer()
-		s.c.stats.tracked.Store(int64(s.conv.tracked()))
+	case wakeDone:
+		s.shutdown()
+		return false
 	}
+	if s.end != nil && !s.msgsClosed && s.backlog.len == 0 {
+		// Everything read has gone into the channel.
+		close(s.msgs)
+		s.msgsClosed = true
+		s.grace.start(s.c.cfg.replyGrace, len(s.msgs))
+	}
+	s.resetTimer()
+	s.c.stats.tracked.Store(int64(s.conv.tracked()))
+	return true
 }
 
 // full reports whether the receive queue is at its bound: the backlog

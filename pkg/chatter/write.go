@@ -308,39 +308,62 @@ func (o *outbox) drain(ctx context.Context) error {
 }
 
 // writeLoop is the only goroutine that writes to the socket, and the one
-// that closes it.
+// that closes it. The wait is here and the work in writeOnce, so that the
+// stack an idle writer keeps is small (see the supervisor's wait).
 func (c *Conn) writeLoop(ctx context.Context) error {
-	defer c.life.exited(1)
+	// No defer: it would enlarge this frame, which is on the stack for
+	// the writer's whole life.
 	var spare []byte
 	for {
 		select {
 		case <-c.out.wake:
 		case <-ctx.Done():
-			c.unblock()
-			c.closeSocket(c.out.fail(c.closedErr()))
+			c.closeOnDone()
+			c.life.exited(1)
 			return nil
 		}
-		b := c.out.take(spare)
-		if b == nil {
-			continue
-		}
-		n, err := c.nc.Write(b)
-		c.out.wrote(n)
-		if err != nil {
-			c.out.fail(&closedError{cause: err})
-			if ctx.Err() == nil {
-				c.stop(fmt.Errorf("chatter: write: %w", err), false, modeAbort)
-			}
-			c.abortSocket()
+		var ok bool
+		if spare, ok = c.writeOnce(ctx, spare); !ok {
+			c.life.exited(1)
 			return nil
-		}
-		// Keep the buffer for the next swap unless a burst made it large.
-		if cap(b) <= 4*c.cfg.sendBufferSize {
-			spare = b
-		} else {
-			spare = nil
 		}
 	}
+}
+
+// closeOnDone closes the socket once the connection has begun closing,
+// flushing what is queued if the close mode says so.
+//
+//go:noinline
+func (c *Conn) closeOnDone() {
+	c.unblock()
+	c.closeSocket(c.out.fail(c.closedErr()))
+}
+
+// writeOnce writes everything queued, in one call, and returns the buffer
+// to swap in next time; false means the socket failed and the writer is
+// done.
+//
+//go:noinline
+func (c *Conn) writeOnce(ctx context.Context, spare []byte) ([]byte, bool) {
+	b := c.out.take(spare)
+	if b == nil {
+		return spare, true
+	}
+	n, err := c.nc.Write(b)
+	c.out.wrote(n)
+	if err != nil {
+		c.out.fail(&closedError{cause: err})
+		if ctx.Err() == nil {
+			c.stop(fmt.Errorf("chatter: write: %w", err), false, modeAbort)
+		}
+		c.abortSocket()
+		return nil, false
+	}
+	// Keep the buffer for the next swap unless a burst made it large.
+	if cap(b) <= 4*c.cfg.sendBufferSize {
+		return b, true
+	}
+	return nil, true
 }
 
 // lingerTimeout bounds how long a closing connection whose reader stopped

@@ -1,0 +1,5 @@
+//go:build !race
+
+package chatter_test
+
+const raceEnabled = false
