@@ -64,6 +64,10 @@ type Conn struct {
 	wire      atomic.Uint32
 	wireReady chan struct{}
 
+	// lastRecv is when the reader last delivered messages itself, for the
+	// keepalive; monotonic nanoseconds since monoEpoch, 0 for never.
+	lastRecv atomic.Int64
+
 	life lifecycle
 }
 
@@ -182,18 +186,22 @@ func newConn(nc, raw net.Conn, repo *sbs.Repository, cfg *config, s scheme, g, o
 	// an allocation deep in a goroutine's first wait would double that
 	// goroutine's stack for the rest of an idle connection's life.
 	_ = g.Context().Done()
+	c.life.readerGone.Add(1) // before the supervisor, which waits on it
 	if g.Spawn(c.sup.run) != nil {
+		c.life.readerGone.Done()
 		close(c.sup.msgs)
 		c.life.exited(3)
 		c.abandon()
 		return c
 	}
 	if g.Spawn(c.writeLoop) != nil {
+		c.life.readerGone.Done()
 		c.life.exited(2)
 		c.abandon()
 		return c
 	}
 	if g.Spawn(c.readLoop) != nil {
+		c.life.readerGone.Done()
 		c.life.exited(1) // the writer, which is running, closes the socket
 	}
 	return c
@@ -261,6 +269,7 @@ func (c *Conn) Messages() <-chan Msg { return c.sup.msgs }
 // reading the socket (and sees no more pongs or replies). Messages is still
 // closed when the connection ends.
 func (c *Conn) DiscardMessages() {
+	c.life.discarding.Store(true) // before the event: see readBatch
 	c.out.post(supEvent{kind: evDiscard})
 }
 

@@ -149,11 +149,13 @@ func (cs *conversations) next() (deadline time.Time, ok bool) {
 
 // settle closes the reply channel of every pending Request: no reply can
 // come any more, and the callers get the connection's error.
-func (cs *conversations) settle() {
+func (cs *conversations) settle() (n int) {
 	for k, reply := range cs.pending {
 		close(reply)
 		delete(cs.pending, k)
+		n++
 	}
+	return n
 }
 
 // timerHeap orders armed timeouts by deadline.

@@ -56,10 +56,13 @@
 // pings), a writer that alone writes the socket and coalesces whatever was
 // queued while it wrote, and a supervisor that alone owns conversation
 // timeouts, pending requests, the keepalive and delivery to
-// [Conn.Messages]; the others send it events. A fourth, started with the
-// first conversation timeout that fires, runs the callbacks one at a time.
-// Send and Request may be called from any goroutine; received messages
-// arrive in order on one channel.
+// [Conn.Messages]; the others send it events. While the supervisor tracks
+// nothing a message could concern (no pending Request, no armed timeout,
+// no ping awaiting its answer) and has delivered all it was handed, the
+// reader puts messages into the channel itself and saves the hop. A
+// fourth goroutine, started with the first conversation timeout that
+// fires, runs the callbacks one at a time. Send and Request may be called
+// from any goroutine; received messages arrive in order on one channel.
 //
 // The lifecycle is the types' own methods, the [aio.Resource] set:
 // [Conn.Close] ends the connection and waits for its goroutines,

@@ -50,6 +50,9 @@ type lifecycle struct {
 	// dropped instead of waiting for the application. The supervisor is
 	// kicked (outbox.kick) to notice.
 	discarded atomic.Bool
+	// discarding is set by DiscardMessages, so that the reader stops
+	// delivering messages itself.
+	discarding atomic.Bool
 	// reason is the first reason the connection began to end, as the
 	// error calls on it return.
 	reason atomic.Pointer[closedError]
@@ -79,6 +82,10 @@ type lifecycle struct {
 	// unread (before it sets unreadInput), and closed when it returns: the
 	// writer lingers on the socket only once the reader is off it.
 	readerDone chan struct{}
+	// readerGone is done when the reader has returned (or never started):
+	// the supervisor closes the Messages channel, which the reader also
+	// sends on, only then.
+	readerGone sync.WaitGroup
 }
 
 // The channels a connection needs only on some paths are made on those

@@ -2,6 +2,7 @@ package chatter
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,8 +28,11 @@ type keepalive struct {
 
 	current bool
 	timeout time.Duration
-	// awaiting: a ping is out and its answer has not come.
+	// awaiting: a ping is out and its answer has not come. out mirrors it
+	// for the reader, which leaves the supervisor every message meanwhile
+	// (see readBatch).
 	awaiting bool
+	out      *atomic.Bool
 	// legacy: the ping's conversation.
 	pingConv convKey
 	// current: the idle delay, and when anything last arrived.
@@ -36,7 +40,16 @@ type keepalive struct {
 	lastRecv time.Time
 }
 
+// await notes whether a ping waits for its answer.
+func (k *keepalive) await(b bool) {
+	k.awaiting = b
+	if k.out != nil {
+		k.out.Store(b)
+	}
+}
+
 func (k *keepalive) start(c *Conn) {
+	k.out = &c.sup.pingOut
 	cfg := c.cfg
 	if c.Wire() == WireCurrent {
 		if cfg.pingDelay <= 0 {
@@ -66,7 +79,7 @@ func (k *keepalive) stop() {
 		k.timer.Stop()
 	}
 	k.c = nil
-	k.awaiting = false
+	k.await(false)
 }
 
 // received notes that a batch of frames arrived. On the current wire the
@@ -79,7 +92,7 @@ func (k *keepalive) received() {
 	}
 	k.lastRecv = time.Now()
 	if k.awaiting {
-		k.awaiting = false
+		k.await(false)
 		k.timer.Reset(k.delay)
 	}
 }
@@ -88,7 +101,7 @@ func (k *keepalive) received() {
 // the ping's conversation answers it.
 func (k *keepalive) heard(key convKey) {
 	if k.awaiting && !k.current && key == k.pingConv {
-		k.awaiting = false
+		k.await(false)
 	}
 }
 
@@ -113,12 +126,17 @@ func (s *supervisor) fireKeepalive(ctx context.Context, now time.Time) error {
 		return ErrPingTimeout
 	}
 	if k.current {
+		if t, ok := s.c.lastDirect(); ok && t.After(k.lastRecv) {
+			k.lastRecv = t // the reader delivered messages itself since
+		}
 		if idle := now.Sub(k.lastRecv); idle < k.delay {
 			k.timer.Reset(k.delay - idle)
 			return nil
 		}
 		e := envelope{module: "HatChatter", typ: "Ping", token: true, owner: true, current: true}
+		k.await(true) // before the ping can be answered
 		if s.c.out.enqueue(ctx, s.c.group.Closing(), &e, sendMeta{newConv: true, kind: framePing}) != nil {
+			k.await(false)
 			return nil // closing
 		}
 		k.timer.Reset(k.timeout)
@@ -126,13 +144,15 @@ func (s *supervisor) fireKeepalive(ctx context.Context, now time.Time) error {
 		// HatPing.MsgPing as a new conversation with last = false; the
 		// peer answers with MsgPong in the same conversation.
 		e := envelope{module: "HatPing", typ: "MsgPing", token: true, owner: true}
+		k.await(true) // before the ping can be answered
 		if s.c.out.enqueue(ctx, s.c.group.Closing(), &e, sendMeta{newConv: true, kind: framePing}) != nil {
+			k.await(false)
 			return nil // closing
 		}
 		k.pingConv = convKey{first: e.first, owner: true}
 	}
 	s.c.stats.pingsOut.Add(1)
-	k.awaiting = true
+	k.await(true)
 	s.stalled = s.full()
 	return nil
 }

@@ -27,6 +27,7 @@ func (c *Conn) readLoop(ctx context.Context) error {
 		if c.life.readerDone != nil {
 			close(c.life.readerDone)
 		}
+		c.life.readerGone.Done()
 		c.life.exited(1)
 	}()
 	r := c.newReader(ctx)
@@ -57,6 +58,8 @@ type reader struct {
 	dec         *decoder
 	handshaking bool // a WireAuto server connection waiting for its first frame
 	maxBatch    int
+	batch       []inbound // the last batch, when delivered here, for reuse
+	handed      uint64    // batches handed to the supervisor
 }
 
 func (c *Conn) newReader(ctx context.Context) *reader {
@@ -93,7 +96,11 @@ func (c *Conn) newReader(ctx context.Context) *reader {
 //go:noinline
 func (c *Conn) readBatch(ctx context.Context, r *reader, body []byte) (done bool, err error) {
 	fr, dec := r.fr, r.dec
-	batch := c.sup.newBatch()
+	batch := r.batch
+	r.batch = nil
+	if batch == nil {
+		batch = c.sup.newBatch()
+	}
 	for {
 		in, err := dec.decode(body, fr.owned)
 		if err != nil {
@@ -125,10 +132,70 @@ func (c *Conn) readBatch(ctx context.Context, r *reader, body []byte) (done bool
 		}
 	}
 	dec.publish(&c.stats, fr.total)
+	if n := c.deliver(r, batch); n == len(batch) {
+		clear(batch)
+		r.batch = batch[:0]
+		return false, nil
+	} else if n > 0 {
+		rest := copy(batch, batch[n:])
+		clear(batch[rest:])
+		batch = batch[:rest]
+	}
+	r.handed++
 	if !c.sup.handOver(ctx, readBatch{msgs: batch}) {
 		return true, nil
 	}
 	return false, nil
+}
+
+// deliver puts messages of batch into the Messages channel itself, when
+// the supervisor has nothing to do with them: it tracks no Request and no
+// conversation timeout, waits for no pong, has delivered every batch
+// handed to it before, and the application has not said it will not read.
+// Then the supervisor's state cannot change for these messages, and the
+// goroutine hop through it is saved; order is kept, because everything
+// read before is in the channel already. It returns how many messages of
+// batch were dealt with (pings and pongs need nothing more: the reader
+// answered the pings); it stops at the first that does not fit in the
+// channel, and the supervisor takes the rest.
+func (c *Conn) deliver(r *reader, batch []inbound) int {
+	s := c.sup
+	if r.handed != s.caughtUp.Load() || c.out.requests.Load() != 0 || c.out.timeouts.Load() != 0 ||
+		s.pingOut.Load() || c.life.discarding.Load() {
+		return 0
+	}
+	if r.dec.wire == WireCurrent {
+		c.lastRecv.Store(int64(time.Since(monoEpoch))) // for the keepalive
+	}
+	n := len(batch)
+	for i := range batch {
+		if batch[i].kind != inboundApp {
+			continue
+		}
+		select {
+		case s.msgs <- batch[i].msg:
+		default:
+			n = i
+		}
+		if n != len(batch) {
+			break
+		}
+	}
+	if c.life.discarding.Load() {
+		// DiscardMessages came during the sends: the supervisor's drain may
+		// have run before them.
+		c.out.post(supEvent{kind: evDiscard})
+	}
+	return n
+}
+
+// monoEpoch is the origin of the monotonic times kept in atomics.
+var monoEpoch = time.Now()
+
+// lastDirect is when the reader last delivered messages itself, if it has.
+func (c *Conn) lastDirect() (time.Time, bool) {
+	d := c.lastRecv.Load()
+	return monoEpoch.Add(time.Duration(d)), d != 0
 }
 
 // readEnd is why reading ended, as the supervisor needs to know it.

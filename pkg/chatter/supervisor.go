@@ -2,6 +2,7 @@ package chatter
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/gochatter/gochatter/pkg/aio"
@@ -50,6 +51,15 @@ type supervisor struct {
 	// wireReady is the connection's, until it has fired.
 	wireReady <-chan struct{}
 	woke      wakeup // what the last wait returned
+
+	// For the reader's own deliveries (readBatch): batches counts the
+	// batches taken; caughtUp is batches, published whenever the backlog is
+	// empty, so a reader that has handed over as many knows that everything
+	// it read before is in the channel. pingOut is set while a keepalive
+	// ping waits for its answer, which the supervisor must see.
+	batches  uint64
+	caughtUp atomic.Uint64
+	pingOut  atomic.Bool
 }
 
 // readBatch is what the reader hands over: messages, and with the last
@@ -287,6 +297,7 @@ func (s *supervisor) act(ctx context.Context, w *wakeup) bool {
 	case wakeBatch:
 		b := w.batch
 		w.batch = readBatch{}
+		s.batches++
 		if w.full {
 			s.extra++
 		}
@@ -327,6 +338,9 @@ func (s *supervisor) act(ctx context.Context, w *wakeup) bool {
 		s.msgsClosed = true
 		s.grace.start(s.c.cfg.replyGrace, len(s.msgs))
 	}
+	if s.backlog.len == 0 {
+		s.caughtUp.Store(s.batches)
+	}
 	s.resetTimer()
 	s.c.stats.tracked.Store(int64(s.conv.tracked()))
 	return true
@@ -359,6 +373,7 @@ func (s *supervisor) handle(ev *supEvent) (gone int) {
 		if ev.reply != nil {
 			if s.end != nil {
 				close(ev.reply) // reading has ended: no reply can come
+				s.c.out.requests.Add(-1)
 			} else {
 				s.conv.pending[ev.key] = ev.reply
 			}
@@ -376,6 +391,7 @@ func (s *supervisor) handle(ev *supEvent) (gone int) {
 		if r, ok := s.conv.pending[ev.key]; ok && r == ev.reply {
 			delete(s.conv.pending, ev.key)
 			close(ev.reply)
+			s.c.out.requests.Add(-1)
 		}
 		// Otherwise the reply was handed over, or the request settled,
 		// before the cancel: the channel already says so.
@@ -415,6 +431,7 @@ func (s *supervisor) route(batch []inbound) {
 			if reply, ok := s.conv.pending[k]; ok {
 				delete(s.conv.pending, k)
 				reply <- in.msg // capacity 1, one reply per request
+				s.c.out.requests.Add(-1)
 				continue
 			}
 		}
@@ -433,7 +450,7 @@ func (s *supervisor) route(batch []inbound) {
 // do not hold a descriptor each for the grace.
 func (s *supervisor) readEnded(end *readEnd) {
 	s.end = end
-	s.conv.settle()
+	s.c.out.requests.Add(-int64(s.conv.settle()))
 	s.ka.stop()
 	if !end.abort && s.c.stats.messagesIn.Load() == 0 {
 		s.c.stop(end.err, end.local, modeFlush)
@@ -482,13 +499,17 @@ func (s *supervisor) shutdown() {
 	for _, ev := range s.c.out.takeEvents(nil, true) {
 		s.handle(&ev)
 	}
-	s.conv.settle()
+	s.c.out.requests.Add(-int64(s.conv.settle()))
 	s.callbacks.Close()
 	if s.msgsClosed {
 		return
 	}
 	defer close(s.msgs)
 	life := &s.c.life
+	// The reader may be delivering a batch itself (readBatch): the channel
+	// closes only once it is off it. It is on its way out: the group's
+	// context has ended and unblock has cut its read short.
+	life.readerGone.Wait()
 	if life.discarded.Load() {
 		return
 	}

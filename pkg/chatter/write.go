@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -54,9 +55,12 @@ type outbox struct {
 	kick chan struct{}
 	// timeouts counts conversation timeouts registered and not yet known
 	// to be gone; while it is 0, a send in an existing conversation has no
-	// timeout to cancel and posts nothing. Senders add under mu, the
-	// supervisor subtracts.
-	timeouts int64
+	// timeout to cancel and posts nothing. requests counts Requests
+	// registered and not yet resolved. Senders add (under mu, with the
+	// registration), the supervisor subtracts; while both are 0 the reader
+	// may deliver messages itself (see readBatch).
+	timeouts atomic.Int64
+	requests atomic.Int64
 }
 
 func newOutbox(limit int) *outbox {
@@ -176,11 +180,14 @@ func (o *outbox) enqueue(ctx context.Context, done <-chan struct{}, e *envelope,
 		if m.timeout > 0 {
 			ev.deadline = time.Now().Add(m.timeout)
 			ev.cb = m.onTimeout
-			o.timeouts++
+			o.timeouts.Add(1)
+		}
+		if m.reply != nil {
+			o.requests.Add(1)
 		}
 		o.events = append(o.events, ev)
 		kick = true
-	case m.cancels && o.timeouts > 0 && !o.eventsClosed:
+	case m.cancels && o.timeouts.Load() > 0 && !o.eventsClosed:
 		o.events = append(o.events, supEvent{kind: evSent, key: key})
 		kick = true
 	}
@@ -239,12 +246,9 @@ func (o *outbox) takeEvents(spare []supEvent, closing bool) []supEvent {
 
 // timeoutsGone records that n registered timeouts are no longer armed.
 func (o *outbox) timeoutsGone(n int) {
-	if n == 0 {
-		return
+	if n != 0 {
+		o.timeouts.Add(-int64(n))
 	}
-	o.mu.Lock()
-	o.timeouts -= int64(n)
-	o.mu.Unlock()
 }
 
 // take hands the writer everything queued, leaving spare as the new
