@@ -80,14 +80,13 @@ type convKey struct {
 
 func keyOf(c Conversation) convKey { return convKey{c.FirstID, c.Owner} }
 
-// conversations is the state of the conversations a connection tracks:
-// armed conversation timeouts and Requests waiting for their reply. It
-// belongs to the supervisor goroutine; senders reach it only through
-// events in the outbox's mailbox.
+// conversations is the state of the conversation timeouts a connection
+// has armed. It belongs to the supervisor goroutine; senders reach it only
+// through events in the outbox's mailbox. (Requests waiting for their
+// reply are in the reply table, replies.)
 type conversations struct {
 	timeouts map[convKey]*convTimer
 	heap     timerHeap
-	pending  map[convKey]chan Msg
 }
 
 // convTimer is an armed conversation timeout.
@@ -99,11 +98,8 @@ type convTimer struct {
 }
 
 func newConversations() conversations {
-	return conversations{timeouts: make(map[convKey]*convTimer), pending: make(map[convKey]chan Msg)}
+	return conversations{timeouts: make(map[convKey]*convTimer)}
 }
-
-// tracked is the number of conversations tracked, for Stats.
-func (cs *conversations) tracked() int { return len(cs.timeouts) + len(cs.pending) }
 
 // arm sets a conversation's timeout, replacing any earlier one; it reports
 // whether it replaced one.
@@ -145,17 +141,6 @@ func (cs *conversations) next() (deadline time.Time, ok bool) {
 		return time.Time{}, false
 	}
 	return cs.heap[0].deadline, true
-}
-
-// settle closes the reply channel of every pending Request: no reply can
-// come any more, and the callers get the connection's error.
-func (cs *conversations) settle() (n int) {
-	for k, reply := range cs.pending {
-		close(reply)
-		delete(cs.pending, k)
-		n++
-	}
-	return n
 }
 
 // timerHeap orders armed timeouts by deadline.

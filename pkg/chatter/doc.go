@@ -55,11 +55,14 @@
 // A Conn runs three goroutines: a reader that decodes frames (and answers
 // pings), a writer that alone writes the socket and coalesces whatever was
 // queued while it wrote, and a supervisor that alone owns conversation
-// timeouts, pending requests, the keepalive and delivery to
-// [Conn.Messages]; the others send it events. While the supervisor tracks
-// nothing a message could concern (no pending Request, no armed timeout,
-// no ping awaiting its answer) and has delivered all it was handed, the
-// reader puts messages into the channel itself and saves the hop. A
+// timeouts, the keepalive, the end of reading and delivery to
+// [Conn.Messages] behind a full channel; the others send it events.
+// Requests waiting for their reply are in a small table under a lock, so
+// that whoever routes a reply hands it to its Request directly. While the
+// supervisor tracks nothing a message could concern (no armed timeout, no
+// ping awaiting its answer) and has delivered all it was handed, the
+// reader routes messages itself, replies to their Requests and the rest
+// into the channel, and saves the hop. A
 // fourth goroutine, started with the first conversation timeout that
 // fires, runs the callbacks one at a time. Send and Request may be called
 // from any goroutine; received messages arrive in order on one channel.

@@ -37,7 +37,9 @@ func echoServer() *chatter.Server {
 // each connection, with the connection's context.
 func ExampleListen() {
 	ctx := context.Background()
+	handled := make(chan struct{})
 	srv, err := chatter.Listen(ctx, exampleRepo, "tcp+sbs://127.0.0.1:0", func(ctx context.Context, conn *chatter.Conn) {
+		defer close(handled)
 		for msg := range conn.Messages() { // until the connection ends
 			fmt.Println("server got", msg.Data.Data)
 		}
@@ -53,6 +55,10 @@ func ExampleListen() {
 	}
 	conn.Send(ctx, number(7))
 	conn.Close() // flushes what was queued
+	// Connect returns once the kernel has the connection; the server may
+	// not have accepted it yet, and Shutdown drops what it has not
+	// accepted. So wait for the handler to see the connection end.
+	<-handled
 	srv.Shutdown(ctx)
 	// Output:
 	// server got 7

@@ -415,6 +415,75 @@ func TestCancelledRequestKeepsItsReply(t *testing.T) {
 	t.Logf("%d replies returned by Request, %d delivered to Messages after a cancel", returned, toMessages)
 }
 
+// The same with Requests from several goroutines at once, so that replies
+// are claimed in batches, by the reader or by the supervisor, while other
+// Requests give up: every reply is delivered exactly once, to its Request
+// or, after a cancel, to Messages.
+func TestCancelledRequestsConcurrently(t *testing.T) {
+	client, server := pair(t, "tcp", chatter.WithPingTimeout(0))
+	go func() {
+		for m := range server.Messages() {
+			server.Send(context.Background(), m.Data, chatter.InConversation(m.Conv))
+		}
+	}()
+	const callers, each = 8, 500
+	var (
+		cancelled = make(chan int64, callers*each)
+		returned  atomic.Int64
+		done      = make(chan struct{})
+	)
+	for g := range callers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range each {
+				v := int64(g*each + i)
+				ctx, cancel := context.WithCancel(context.Background())
+				time.AfterFunc(time.Duration(rand.N(80))*time.Microsecond, cancel)
+				r, err := client.Request(ctx, num(v))
+				cancel()
+				switch {
+				case err == nil && r.Data.Data == v:
+					returned.Add(1)
+				case err == nil:
+					t.Errorf("request %d: reply %v", v, r.Data.Data)
+				case errors.Is(err, context.Canceled):
+					cancelled <- v
+				default:
+					t.Errorf("request %d: %v", v, err)
+				}
+			}
+		}()
+	}
+	for range callers {
+		<-done
+	}
+	close(cancelled)
+	want := map[int64]bool{}
+	for v := range cancelled {
+		want[v] = true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	t.Logf("%d Requests cancelled", len(want))
+	for n := len(want); n > 0; n-- {
+		m, err := client.Receive(ctx)
+		if err != nil {
+			t.Fatalf("%d replies of cancelled Requests never reached Messages: %v", n, err)
+		}
+		v := m.Data.Data.(int64)
+		if !want[v] {
+			t.Fatalf("Messages got %d: not a cancelled Request's, or twice", v)
+		}
+		delete(want, v)
+	}
+	select {
+	case m := <-client.Messages():
+		t.Errorf("a reply was delivered twice: %v", m.Data.Data)
+	case <-time.After(50 * time.Millisecond):
+	}
+	t.Logf("%d replies returned by Request, the others delivered to Messages after a cancel", returned.Load())
+}
+
 // Stats count what is tracked; the keepalive's own ping is not a
 // conversation, and a ping timeout does not make the count negative.
 func TestStatsAfterPingTimeout(t *testing.T) {

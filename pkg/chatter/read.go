@@ -132,14 +132,14 @@ func (c *Conn) readBatch(ctx context.Context, r *reader, body []byte) (done bool
 		}
 	}
 	dec.publish(&c.stats, fr.total)
-	if n := c.deliver(r, batch); n == len(batch) {
+	if rest := c.deliver(r, batch); len(rest) == 0 {
 		clear(batch)
 		r.batch = batch[:0]
 		return false, nil
-	} else if n > 0 {
-		rest := copy(batch, batch[n:])
-		clear(batch[rest:])
-		batch = batch[:rest]
+	} else if len(rest) < len(batch) {
+		n := copy(batch, rest)
+		clear(batch[n:])
+		batch = batch[:n]
 	}
 	r.handed++
 	if !c.sup.handOver(ctx, readBatch{msgs: batch}) {
@@ -148,45 +148,71 @@ func (c *Conn) readBatch(ctx context.Context, r *reader, body []byte) (done bool
 	return false, nil
 }
 
-// deliver puts messages of batch into the Messages channel itself, when
-// the supervisor has nothing to do with them: it tracks no Request and no
-// conversation timeout, waits for no pong, has delivered every batch
-// handed to it before, and the application has not said it will not read.
-// Then the supervisor's state cannot change for these messages, and the
-// goroutine hop through it is saved; order is kept, because everything
-// read before is in the channel already. It returns how many messages of
-// batch were dealt with (pings and pongs need nothing more: the reader
-// answered the pings); it stops at the first that does not fit in the
-// channel, and the supervisor takes the rest.
-func (c *Conn) deliver(r *reader, batch []inbound) int {
+// deliver routes messages of batch itself, when the supervisor has nothing
+// to do with them: it tracks no conversation timeout, waits for no pong,
+// has delivered every batch handed to it before, and the application has
+// not said it will not read. Then the supervisor's state cannot change for
+// these messages, and the goroutine hop through it is saved: a reply goes
+// straight to its Request (claimed in the reply table, whose lock decides
+// between the reader and a Request giving up), every other message into
+// the Messages channel. Order is kept, because everything read before has
+// been routed already. It returns the messages left for the supervisor:
+// from the first that does not fit in the channel on, without the replies,
+// which are always sent here (a claimed reply must reach its channel
+// whatever happens next). Pings and pongs before that point need nothing
+// more: the reader answered the pings.
+func (c *Conn) deliver(r *reader, batch []inbound) (rest []inbound) {
 	s := c.sup
-	if r.handed != s.caughtUp.Load() || c.out.requests.Load() != 0 || c.out.timeouts.Load() != 0 ||
-		s.pingOut.Load() || c.life.discarding.Load() {
-		return 0
+	if r.handed != s.caughtUp.Load() || c.out.timeouts.Load() != 0 || s.pingOut.Load() || c.life.discarding.Load() {
+		return batch
 	}
 	if r.dec.wire == WireCurrent {
 		c.lastRecv.Store(int64(time.Since(monoEpoch))) // for the keepalive
 	}
-	n := len(batch)
+	c.out.claimReplies(batch)
 	for i := range batch {
-		if batch[i].kind != inboundApp {
+		in := &batch[i]
+		if in.kind != inboundApp {
+			continue
+		}
+		if in.reply != nil {
+			in.reply <- in.msg // capacity 1, one reply per Request
+			in.reply = nil
 			continue
 		}
 		select {
-		case s.msgs <- batch[i].msg:
+		case s.msgs <- in.msg:
+			continue
 		default:
-			n = i
 		}
-		if n != len(batch) {
-			break
-		}
+		rest = batch[i:]
+		break
 	}
+	if len(rest) > 0 {
+		// The channel is full: the supervisor takes the rest, but the
+		// replies among it go to their Requests now.
+		kept := rest[:0]
+		for j := range rest {
+			if in := &rest[j]; in.reply != nil {
+				in.reply <- in.msg
+				continue
+			}
+			kept = append(kept, rest[j])
+		}
+		clear(rest[len(kept):])
+		rest = kept
+	}
+	c.checkDiscard()
+	return rest
+}
+
+// checkDiscard re-posts DiscardMessages to the supervisor if it came while
+// the reader was delivering: the supervisor's drain may have run before the
+// reader's sends.
+func (c *Conn) checkDiscard() {
 	if c.life.discarding.Load() {
-		// DiscardMessages came during the sends: the supervisor's drain may
-		// have run before them.
 		c.out.post(supEvent{kind: evDiscard})
 	}
-	return n
 }
 
 // monoEpoch is the origin of the monotonic times kept in atomics.
@@ -275,6 +301,9 @@ type inbound struct {
 	first     int64 // the wire's first and owner fields
 	ownerFlag bool
 	size      int // of the payload, for an Observer
+	// reply is the channel of the Request this message answers, once it
+	// has been claimed from the reply table (see replies).
+	reply chan Msg
 }
 
 // decoder turns frame bodies into messages. It belongs to the reader

@@ -50,8 +50,9 @@ func (c *Conn) Request(ctx context.Context, data Data, opts ...SendOption) (Msg,
 	if err != nil {
 		return Msg{}, err
 	}
-	// The supervisor sends the reply, or closes the channel when none can
-	// come any more (reading ended, the connection closed).
+	// Whoever routes the reply (the reader or the supervisor) sends it, and
+	// the supervisor closes the channel when none can come any more
+	// (reading ended, the connection closed).
 	select {
 	case m, ok := <-reply:
 		if !ok {
@@ -60,12 +61,11 @@ func (c *Conn) Request(ctx context.Context, data Data, opts ...SendOption) (Msg,
 		return m, nil
 	case <-ctx.Done():
 	}
-	// Cancelling is a round trip: the supervisor either still had the
-	// request pending (it closes the channel, and a later reply goes to
-	// Messages) or had already handed the reply over (it is in the
-	// channel). If it no longer takes events it has settled the request
-	// already.
-	c.out.post(supEvent{kind: evCancel, key: keyOf(conv), reply: reply})
+	// The reply table decides: either the request was still waiting (it is
+	// removed and its channel closed, and a later reply goes to Messages),
+	// or its reply was handed over (it is in the channel), or the table
+	// was settled (the channel is closed).
+	c.out.cancelReply(keyOf(conv), reply)
 	if m, ok := <-reply; ok {
 		return m, nil
 	}

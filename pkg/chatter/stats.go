@@ -26,7 +26,7 @@ type connStats struct {
 	pingsIn    atomic.Uint64 // reader, once a batch
 	pongsIn    atomic.Uint64 // reader, once a batch
 	pingsOut   atomic.Uint64 // supervisor
-	tracked    atomic.Int64  // supervisor
+	timeouts   atomic.Int64  // supervisor: armed conversation timeouts
 	discarded  atomic.Uint64 // supervisor
 }
 
@@ -45,6 +45,6 @@ func (c *Conn) Stats() Stats {
 		PingsOut:          c.stats.pingsOut.Load(),
 		PongsIn:           c.stats.pongsIn.Load(),
 		MessagesDiscarded: c.stats.discarded.Load(),
-		OpenConversations: int(c.stats.tracked.Load()),
+		OpenConversations: int(c.stats.timeouts.Load() + c.out.replies.n.Load()),
 	}
 }

@@ -8,11 +8,11 @@ import (
 	"github.com/gochatter/gochatter/pkg/aio"
 )
 
-// supervisor is the goroutine that owns a connection's conversation state
-// (timeouts, pending requests), its keepalive, the delivery of received
-// messages and the end of reading. Other goroutines never touch that state:
-// the reader hands it batches, senders post events through the outbox's
-// mailbox, and timers are its own.
+// supervisor is the goroutine that owns a connection's conversation
+// timeouts, its keepalive, the delivery of received messages behind a full
+// channel and the end of reading (when it settles the reply table). Other
+// goroutines never touch that state: the reader hands it batches, senders
+// post events through the outbox's mailbox, and timers are its own.
 type supervisor struct {
 	c *Conn
 
@@ -72,14 +72,12 @@ type readBatch struct {
 type supEventKind uint8
 
 const (
-	// evRegister: a frame starting a conversation that has a pending
-	// Request (reply) or a conversation timeout (deadline) was queued.
+	// evRegister: a frame starting a conversation with a conversation
+	// timeout was queued.
 	evRegister supEventKind = iota + 1
 	// evSent: a message was queued in an existing conversation, which
 	// cancels its timeout.
 	evSent
-	// evCancel: a Request gave up waiting; its reply goes to Messages.
-	evCancel
 	// evDiscard: the application will not read Messages.
 	evDiscard
 )
@@ -88,9 +86,8 @@ const (
 type supEvent struct {
 	kind     supEventKind
 	key      convKey
-	deadline time.Time // evRegister with a timeout
+	deadline time.Time // evRegister
 	cb       func(Conversation)
-	reply    chan Msg // evRegister of a Request, evCancel
 }
 
 // messagesChannelSize is the Messages channel's buffer; the rest of the
@@ -236,7 +233,7 @@ func (s *supervisor) wait(ctx context.Context, w *wakeup) {
 	// and with it the socket. While Requests wait, one batch more each, so
 	// that their replies can come through.
 	in := s.inbound
-	if w.full = s.full(); w.full && s.extra >= len(s.conv.pending) {
+	if w.full = s.full(); w.full && s.extra >= int(s.c.out.replies.n.Load()) {
 		in = nil
 		s.stalled = true
 	}
@@ -342,7 +339,7 @@ func (s *supervisor) act(ctx context.Context, w *wakeup) bool {
 		s.caughtUp.Store(s.batches)
 	}
 	s.resetTimer()
-	s.c.stats.tracked.Store(int64(s.conv.tracked()))
+	s.c.stats.timeouts.Store(int64(len(s.conv.timeouts)))
 	return true
 }
 
@@ -370,31 +367,13 @@ func (s *supervisor) takeEvents() {
 func (s *supervisor) handle(ev *supEvent) (gone int) {
 	switch ev.kind {
 	case evRegister:
-		if ev.reply != nil {
-			if s.end != nil {
-				close(ev.reply) // reading has ended: no reply can come
-				s.c.out.requests.Add(-1)
-			} else {
-				s.conv.pending[ev.key] = ev.reply
-			}
-		}
-		if !ev.deadline.IsZero() {
-			if s.conv.arm(ev.key, ev.deadline, ev.cb) {
-				gone++
-			}
+		if s.conv.arm(ev.key, ev.deadline, ev.cb) {
+			gone++
 		}
 	case evSent:
 		if s.conv.disarm(ev.key) {
 			gone++
 		}
-	case evCancel:
-		if r, ok := s.conv.pending[ev.key]; ok && r == ev.reply {
-			delete(s.conv.pending, ev.key)
-			close(ev.reply)
-			s.c.out.requests.Add(-1)
-		}
-		// Otherwise the reply was handed over, or the request settled,
-		// before the cancel: the channel already says so.
 	case evDiscard:
 		s.dropping = true
 		n := s.backlog.len
@@ -416,6 +395,7 @@ func (s *supervisor) handle(ev *supEvent) (gone int) {
 
 // route deals with a batch of received messages in order.
 func (s *supervisor) route(batch []inbound) {
+	s.c.out.claimReplies(batch)
 	gone := 0
 	for i := range batch {
 		in := &batch[i]
@@ -427,13 +407,9 @@ func (s *supervisor) route(batch []inbound) {
 		if in.kind != inboundApp {
 			continue // pings are answered by the reader
 		}
-		if len(s.conv.pending) > 0 {
-			if reply, ok := s.conv.pending[k]; ok {
-				delete(s.conv.pending, k)
-				reply <- in.msg // capacity 1, one reply per request
-				s.c.out.requests.Add(-1)
-				continue
-			}
+		if in.reply != nil {
+			in.reply <- in.msg // capacity 1, one reply per Request
+			continue
 		}
 		s.deliver(in.msg)
 	}
@@ -450,7 +426,7 @@ func (s *supervisor) route(batch []inbound) {
 // do not hold a descriptor each for the grace.
 func (s *supervisor) readEnded(end *readEnd) {
 	s.end = end
-	s.c.out.requests.Add(-int64(s.conv.settle()))
+	s.c.out.settleReplies()
 	s.ka.stop()
 	if !end.abort && s.c.stats.messagesIn.Load() == 0 {
 		s.c.stop(end.err, end.local, modeFlush)
@@ -499,7 +475,7 @@ func (s *supervisor) shutdown() {
 	for _, ev := range s.c.out.takeEvents(nil, true) {
 		s.handle(&ev)
 	}
-	s.c.out.requests.Add(-int64(s.conv.settle()))
+	s.c.out.settleReplies()
 	s.callbacks.Close()
 	if s.msgsClosed {
 		return
