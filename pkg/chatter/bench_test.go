@@ -95,6 +95,15 @@ func BenchmarkPayload1KiB(b *testing.B) { benchPayload(b, 1<<10) }
 // BenchmarkPayload64KiB measures one-way throughput of 64 KiB payloads.
 func BenchmarkPayload64KiB(b *testing.B) { benchPayload(b, 64<<10) }
 
+// BenchmarkPayload64KiBReleased is BenchmarkPayload64KiB with the receiver
+// handing each message's buffer back (Msg.Release), so that later frames
+// are read into it instead of freshly allocated, zeroed memory.
+func BenchmarkPayload64KiBReleased(b *testing.B) {
+	b.SetBytes(64 << 10)
+	benchOneWayWith(b, chatter.Data{Module: "Test", Type: "Blob", Data: make([]byte, 64<<10)}, nil,
+		func(m chatter.Msg) error { m.Release(); return nil })
+}
+
 func benchPayload(b *testing.B, size int) {
 	b.SetBytes(int64(size))
 	benchOneWay(b, chatter.Data{Module: "Test", Type: "Blob", Data: make([]byte, size)})

@@ -202,3 +202,30 @@ func ExampleServer_Stats() {
 	// Output:
 	// accepted 1, open 0, messages in 3 out 3, closed by the peer 1
 }
+
+// Hand a large message's buffer back once it has been used, so that the
+// next large message is read into it.
+func ExampleMsg_Release() {
+	srv := echoServer()
+	defer srv.Close()
+	ctx := context.Background()
+	conn, err := chatter.Connect(ctx, exampleRepo, srv.Addresses()[0])
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close()
+
+	image := make([]byte, 100<<10) // builtin Bytes: Module ""
+	for i := range 3 {
+		reply, err := conn.Request(ctx, chatter.Data{Type: "Bytes", Data: image})
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(i, len(reply.Data.Data.([]byte)), "bytes echoed")
+		reply.Release() // done with its bytes
+	}
+	// Output:
+	// 0 102400 bytes echoed
+	// 1 102400 bytes echoed
+	// 2 102400 bytes echoed
+}

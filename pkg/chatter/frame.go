@@ -43,9 +43,9 @@ type frameReader struct {
 	total int64
 	// busy is set when the last read filled the buffer.
 	busy bool
-	// owned is set when the last body returned has a buffer of its own,
-	// which the caller may keep.
-	owned bool
+	// own is set when the last body returned has a buffer of its own,
+	// which the caller may keep (and hand back: see Msg.Release).
+	own *frameBuf
 	// timer, when set, bounds how long one frame may take to arrive.
 	timer *frameTimer
 }
@@ -126,7 +126,7 @@ func (f *frameReader) next() (body []byte, err error) {
 	if !ok {
 		return nil, f.tooLarge(k)
 	}
-	f.owned = false
+	f.own = nil
 	if int(k) >= largeFrameSize && f.end-f.start < 1+m+int(k) {
 		return f.readLarge(1+m, int(k))
 	}
@@ -157,7 +157,7 @@ func (f *frameReader) tooLarge(k uint64) error {
 // largeFrameSize is the body size from which a frame that is not yet
 // buffered is read into a buffer of its own: the body then needs no copy
 // out of the reader's buffer, reads go straight to their destination, and
-// the decoder may keep the body (owned reports it).
+// the decoder may keep the body (own is set).
 const largeFrameSize = 32 << 10
 
 // largeUpfront is how much readLarge allocates for a body before its bytes
@@ -169,7 +169,13 @@ const largeUpfront = 256 << 10
 // received (at most doubling), never with what the header claims.
 func (f *frameReader) readLarge(h, k int) ([]byte, error) {
 	have := f.end - f.start - h
-	body := make([]byte, have, min(k, max(2*have, largeUpfront)))
+	fb := pooledFrameBuf(k)
+	var body []byte
+	if fb != nil {
+		body = fb.b[:have]
+	} else {
+		body = make([]byte, have, min(k, max(2*have, largeUpfront)))
+	}
 	copy(body, f.buf[f.start+h:f.end])
 	f.start, f.end = 0, 0
 	if f.timer != nil {
@@ -181,15 +187,22 @@ func (f *frameReader) readLarge(h, k int) ([]byte, error) {
 			copy(nb, body)
 			body = nb
 		}
-		r, err := f.r.Read(body[len(body):cap(body)])
+		// Never past k: a pooled buffer may be larger than this frame,
+		// and what follows belongs to the next one.
+		r, err := f.r.Read(body[len(body):min(cap(body), k)])
 		body = body[:len(body)+r]
 		f.total += int64(r)
 		if err != nil && len(body) < k {
 			return nil, unexpected(err)
 		}
 	}
+	if fb == nil {
+		fb = &frameBuf{}
+	}
+	fb.b = body
+	body = body[:k:k]
 	f.last = h + k
-	f.owned = true
+	f.own = fb
 	if f.timer != nil {
 		f.timer.disarm()
 	}

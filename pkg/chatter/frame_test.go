@@ -299,10 +299,10 @@ func TestFrameReaderLargeFrames(t *testing.T) {
 			if err != nil || !bytes.Equal(got, want) {
 				t.Fatalf("chunk %d frame %d: %v", chunk, i, err)
 			}
-			if fr.owned != (len(want) >= largeFrameSize) {
-				t.Errorf("chunk %d frame %d: owned = %v", chunk, i, fr.owned)
+			if (fr.own != nil) != (len(want) >= largeFrameSize) {
+				t.Errorf("chunk %d frame %d: own = %v", chunk, i, fr.own)
 			}
-			if fr.owned {
+			if fr.own != nil {
 				kept = append(kept, got)
 			}
 		}
@@ -327,5 +327,43 @@ func TestFrameReaderLargeFrames(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	if n := after.TotalAlloc - before.TotalAlloc; n > largeUpfront+64<<10 {
 		t.Errorf("allocated %d bytes for a 60 MiB claim backed by 10 bytes", n)
+	}
+}
+
+// A large frame read into a released buffer larger than itself takes only
+// its own bytes: the frame after it is intact, and the body's capacity ends
+// with it. (sync.Pool may drop what is put, so the test puts buffers until
+// the reader has taken one.)
+func TestFrameReaderReusesReleasedBuffers(t *testing.T) {
+	const k = largeFrameSize + 100
+	large := bytes.Repeat([]byte{0xAB}, k)
+	small := []byte("after")
+	var stream []byte
+	stream = append(appendFrameHeader(stream, k), large...)
+	stream = append(appendFrameHeader(stream, len(small)), small...)
+	for attempt := 0; ; attempt++ {
+		if attempt == 100 {
+			t.Fatal("the reader never took a released buffer")
+		}
+		pooled := &frameBuf{b: bytes.Repeat([]byte{0xEE}, k+k/2)}
+		frameBufs.Put(pooled)
+		for _, chunk := range []int{100, 1 << 20} {
+			fr := newFrameReader(iotestOneByteAtATime(stream, chunk), 1<<22, 4096)
+			got, err := fr.next()
+			if err != nil || !bytes.Equal(got, large) {
+				t.Fatalf("large frame: %v", err)
+			}
+			if cap(got) != k {
+				t.Errorf("large body's capacity = %d, want %d", cap(got), k)
+			}
+			reused := fr.own == pooled
+			next, err := fr.next()
+			if err != nil || !bytes.Equal(next, small) {
+				t.Fatalf("the frame after a large one read into a pooled buffer: %q, %v", next, err)
+			}
+			if reused {
+				return
+			}
+		}
 	}
 }

@@ -42,6 +42,9 @@ type Msg struct {
 	Last bool
 	// Token is set when the sender handed the turn to this side.
 	Token bool
+	// bufGen is buf's generation when this message was read into it (see
+	// Release); it sits here, beside the flags, where it costs no space.
+	bufGen uint32
 	// Raw is the payload as it came off the wire. It is set on every
 	// message of a connection made WithRawPayloads (Data.Data is then nil),
 	// on every message of a composite type (Tuple, Union, Array), which
@@ -57,6 +60,10 @@ type Msg struct {
 	// current generation never interprets payloads (the legacy wire closes
 	// the connection instead).
 	DecodeErr error
+
+	// buf is the buffer of a large frame that Raw and a Bytes Data.Data
+	// alias; see Release.
+	buf *frameBuf
 }
 
 // RawPayload is a payload already encoded in SBS. Sent as Data.Data, it

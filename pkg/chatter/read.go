@@ -102,7 +102,7 @@ func (c *Conn) readBatch(ctx context.Context, r *reader, body []byte) (done bool
 		batch = c.sup.newBatch()
 	}
 	for {
-		in, err := dec.decode(body, fr.owned)
+		in, err := dec.decode(body, fr.own)
 		if err != nil {
 			return true, c.endRead(ctx, batch, readEnd{err: err}, dec, fr)
 		}
@@ -313,7 +313,7 @@ type decoder struct {
 	wire     Wire              // the reader's own copy; WireAuto until decided
 	decided  bool              // the last frame decided the generation
 	interned map[string]string // module and type names
-	owned    bool              // the body being decoded may be kept
+	own      *frameBuf         // the buffer of the body being decoded, if it may be kept
 	// The last payload type, so that steady traffic of one type pays for
 	// neither the name table nor the repository's look-up.
 	lastModule, lastType []byte
@@ -336,7 +336,7 @@ type typeNames struct {
 // raw returns the payload bytes for Msg.Raw: the body's own bytes when it
 // may be kept, else a copy (a small one into the slab).
 func (d *decoder) raw(p []byte) RawPayload {
-	if d.owned {
+	if d.own != nil {
 		return RawPayload(p[:len(p):len(p)])
 	}
 	if len(p) == 0 {
@@ -359,7 +359,7 @@ func (d *decoder) value(t *sbs.Type, p []byte) (any, error) {
 		}
 	case sbs.KindBytes:
 		if b, n := sbs.ConsumeBytes(p); n == len(p) {
-			if d.owned {
+			if d.own != nil {
 				return b, nil
 			}
 			return d.copyBytes(b), nil
@@ -461,15 +461,16 @@ func (d *decoder) intern(b []byte) string {
 }
 
 // decode reads one frame body. A body that is not a valid message of the
-// connection's generation ends the connection, as in the original. owned
-// says the body is the caller's to keep, so payload bytes may alias it.
+// connection's generation ends the connection, as in the original. own,
+// when set, is the body's own buffer, the caller's to keep, so payload
+// bytes may alias it.
 //
 // On a WireAuto connection the first frame decides the generation; the
 // decoder keeps it and sets decided, and the reader publishes it once it
 // has handled that frame (answered its ping): nothing the application
 // sends can overtake the answer to the first frame.
-func (d *decoder) decode(body []byte, owned bool) (inbound, error) {
-	d.owned = owned
+func (d *decoder) decode(body []byte, own *frameBuf) (inbound, error) {
+	d.own = own
 	if d.wire == WireAuto {
 		w, err := classify(body)
 		if err != nil {
@@ -477,10 +478,17 @@ func (d *decoder) decode(body []byte, owned bool) (inbound, error) {
 		}
 		d.wire, d.decided = w, true
 	}
+	var in inbound
+	var err error
 	if d.wire == WireCurrent {
-		return d.decodeCurrent(body)
+		in, err = d.decodeCurrent(body)
+	} else {
+		in, err = d.decodeLegacy(body)
 	}
-	return d.decodeLegacy(body)
+	if own != nil && err == nil {
+		in.msg.buf, in.msg.bufGen = own, own.gen.Load()
+	}
+	return in, err
 }
 
 func (d *decoder) head(e *envelope) inbound {
