@@ -77,6 +77,7 @@ func (gochatterSystem) oneWay(ctx context.Context, size int, rx func(int64, int)
 			default:
 				rx(-1, -1)
 			}
+			m.Release() // large payloads' buffers go back for the next frames
 		}
 	}, chatter.WithPingTimeout(0))
 	if err != nil {

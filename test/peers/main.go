@@ -12,6 +12,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -20,6 +21,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 )
@@ -32,6 +34,9 @@ type config struct {
 	cpuprofile string
 	memprofile string
 	idleConns  int
+	// trials is how many times each timed workload runs; the systems take
+	// turns going first, and each system's median trial is reported.
+	trials int
 	// dur bounds the sending phase of each measurement; max* bound the
 	// operation counts, whichever is reached first.
 	dur time.Duration
@@ -54,11 +59,15 @@ func run() error {
 		memprof = flag.String("memprofile", "", "write a heap profile of gochatter's idle connections to PREFIX.idle.pprof")
 		dur     = flag.Duration("d", 0, "duration bound of each measurement (default 2s, 400ms with -quick)")
 		idle    = flag.Int("idle", 0, "connections for the idle-memory workload (default 10000, 1000 with -quick)")
+		trials  = flag.Int("trials", 0, "trials of each timed workload, the systems' order rotated each trial; the median is reported (default 3, 1 with -quick)")
 	)
 	flag.Parse()
-	cfg := config{quick: *quick, cpuprofile: *cpuprof, memprofile: *memprof, dur: 2 * time.Second, idleConns: 10000}
+	cfg := config{quick: *quick, cpuprofile: *cpuprof, memprofile: *memprof, dur: 2 * time.Second, idleConns: 10000, trials: 3}
 	if cfg.quick {
-		cfg.dur, cfg.idleConns = 400*time.Millisecond, 1000
+		cfg.dur, cfg.idleConns, cfg.trials = 400*time.Millisecond, 1000, 1
+	}
+	if *trials > 0 {
+		cfg.trials = *trials
 	}
 	if *dur > 0 {
 		cfg.dur = *dur
@@ -94,18 +103,7 @@ func run() error {
 				rep.notes = append(rep.notes, note)
 			}
 		}
-		rows := make([]row, 0, len(cfg.systems))
-		for _, s := range cfg.systems {
-			fmt.Fprintf(os.Stderr, "peers: %-10s %s ...\n", wl.name, s.name())
-			r := runOne(cfg, wl, s)
-			if errors.Is(r.err, errNotMeasured) {
-				continue
-			}
-			if r.err != nil {
-				fmt.Fprintf(os.Stderr, "peers: %s %s: %v\n", wl.name, s.name(), r.err)
-			}
-			rows = append(rows, r)
-		}
+		rows := runTrials(cfg, wl)
 		rep.table(wl, rows)
 	}
 	rep.footer()
@@ -113,6 +111,53 @@ func run() error {
 		return f.Close()
 	}
 	return nil
+}
+
+// runTrials runs wl against every system cfg.trials times (the idle
+// workload once: it measures memory, not time), rotating the order so that
+// no system always runs first on a cold or last on a hot machine, and
+// returns each system's median trial, with the range it came from.
+func runTrials(cfg config, wl *workload) []row {
+	trials := cfg.trials
+	if wl.kind == memoryKind {
+		trials = 1
+	}
+	runs := make([][]row, len(cfg.systems))
+	for t := range trials {
+		for k := range cfg.systems {
+			i := (k + t) % len(cfg.systems)
+			s := cfg.systems[i]
+			fmt.Fprintf(os.Stderr, "peers: %-10s %-10s trial %d/%d ...\n", wl.name, s.name(), t+1, trials)
+			r := runOne(cfg, wl, s)
+			if r.err != nil && !errors.Is(r.err, errNotMeasured) {
+				fmt.Fprintf(os.Stderr, "peers: %s %s: %v\n", wl.name, s.name(), r.err)
+			}
+			runs[i] = append(runs[i], r)
+		}
+	}
+	rows := make([]row, 0, len(cfg.systems))
+	for _, rs := range runs {
+		if errors.Is(rs[0].err, errNotMeasured) {
+			continue
+		}
+		rows = append(rows, median(wl, rs))
+	}
+	return rows
+}
+
+// median returns the trial whose figure (rate, p50 or RSS) is the median
+// of rs, with the lowest and highest figure recorded in it; a failed trial
+// makes the whole result that failure.
+func median(wl *workload, rs []row) row {
+	for _, r := range rs {
+		if r.err != nil {
+			return r
+		}
+	}
+	slices.SortFunc(rs, func(a, b row) int { return cmp.Compare(wl.figure(&a), wl.figure(&b)) })
+	m := rs[len(rs)/2]
+	m.trials, m.lo, m.hi = len(rs), wl.figure(&rs[0]), wl.figure(&rs[len(rs)-1])
+	return m
 }
 
 // runOne runs one workload against one system, profiling it if asked, and

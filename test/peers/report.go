@@ -26,16 +26,20 @@ func (r *report) header(cfg config) {
 	r.printf("- date: %s\n", time.Now().Format("2006-01-02 15:04:05 MST"))
 	r.printf("- Go: %s %s/%s; CPUs: %d (GOMAXPROCS %d)\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	r.printf("- run: %s; each measurement bounded by %v of sending or its message count, whichever comes first\n", mode, cfg.dur)
+	if cfg.trials > 1 {
+		r.printf("- each timed row is the median of %d trials, the systems' order rotated each trial; \"range\" is the lowest–highest of the trials (idle memory is measured once)\n", cfg.trials)
+	}
 	r.printf("- both ends of every connection in this one process, over 127.0.0.1\n")
 	r.printf("- ratios are arranged so that **> 1 means gochatter is better** (faster, or smaller)\n\n")
 }
 
 func (r *report) footer() {
 	r.printf("## Notes\n\n")
-	r.printf("- gochatter: default options, except pings off (`WithPingTimeout(0)`) in workloads 1–4; Integer and Bytes payloads in a Hat.Msg envelope.\n")
+	r.printf("- gochatter: default options, except pings off (`WithPingTimeout(0)`) in workloads 1–4; Integer and Bytes payloads in a Hat.Msg envelope; the receiver hands each message back with `Msg.Release` (which reuses the buffers of frames of 32 KiB or more, and does nothing for smaller ones).\n")
 	r.printf("- grpc: one bidirectional stream of `wrapperspb.Int64Value`/`BytesValue` for one-way traffic, unary calls for round trips, default proto codec.\n")
 	r.printf("- nats: embedded nats-server and nats.go; every message crosses the broker (two TCP hops, three in-process parties); one responder connection serves all requests.\n")
-	r.printf("- raw: the same length-prefixed frames over one TCP connection with no protocol; bodies are the bare payload (8 bytes for an integer); one-way and payload workloads are write+parse only, round trips pipeline through a FIFO.\n")
+	r.printf("- raw: the same length-prefixed frames over one TCP connection with no protocol, shaped as a library connection is: a writer goroutine fed by a channel coalesces frames into a `bufio.Writer`; the reader reads each body into a fresh slice and hands it to the consumer; bodies are the bare payload (8 bytes for an integer); round trips pipeline through a FIFO. The goals' ratios are to this row.\n")
+	r.printf("- raw-parse: the old, lower bar, for reference only: one-way frames written straight into a `bufio.Writer` by the sender and parsed in place by the reader, which hands nothing to anyone.\n")
 	r.printf("- idle: ΔRSS, Δheap (`HeapInuse`) and Δstacks (`StackInuse`) after `runtime.GC` and `debug.FreeOSMemory`, before vs after opening, divided by connections; they include **both ends** of each connection (and, for nats, the broker's per-client state). Keepalive: gochatter pings every 20 s (default); grpc keepalive 20 s on both ends; nats defaults (2 min pings); raw none, 4 KiB buffers.\n")
 	for _, n := range r.notes {
 		r.printf("- %s\n", n)
@@ -52,7 +56,7 @@ func (r *report) table(wl *workload, rows []row) {
 	}
 	switch wl.kind {
 	case throughputKind:
-		r.printf("| system | %s | count | time | gochatter ÷ system |\n| --- | ---: | ---: | ---: | ---: |\n", wl.unit)
+		r.printf("| system | %s | range | count | time | gochatter ÷ system |\n| --- | ---: | ---: | ---: | ---: | ---: |\n", wl.unit)
 		rate := func(x *row) float64 {
 			if wl.bytes {
 				return float64(x.bytes) / 1e6 / x.elapsed.Seconds()
@@ -61,20 +65,20 @@ func (r *report) table(wl *workload, rows []row) {
 		}
 		for _, x := range rows {
 			if x.err != nil {
-				r.errorRow(x, 4)
+				r.errorRow(x, 5)
 				continue
 			}
 			ratio := "–"
 			if base != nil {
 				ratio = times(rate(base) / rate(&x))
 			}
-			r.printf("| %s | %s | %s | %s | %s |\n", x.system, number(rate(&x)), group(x.ops), x.elapsed.Round(time.Millisecond), ratio)
+			r.printf("| %s | %s | %s | %s | %s | %s |\n", x.system, number(rate(&x)), spread(x), group(x.ops), x.elapsed.Round(time.Millisecond), ratio)
 		}
 	case latencyKind:
-		r.printf("| system | p50 µs | p99 µs | round trips | system ÷ gochatter, p50 | system ÷ gochatter, p99 |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
+		r.printf("| system | p50 µs | p50 range | p99 µs | round trips | system ÷ gochatter, p50 | system ÷ gochatter, p99 |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, x := range rows {
 			if x.err != nil {
-				r.errorRow(x, 5)
+				r.errorRow(x, 6)
 				continue
 			}
 			r50, r99 := "–", "–"
@@ -82,7 +86,7 @@ func (r *report) table(wl *workload, rows []row) {
 				r50 = times(micros(percentile(x.lat, 50)) / micros(percentile(base.lat, 50)))
 				r99 = times(micros(percentile(x.lat, 99)) / micros(percentile(base.lat, 99)))
 			}
-			r.printf("| %s | %s | %s | %s | %s | %s |\n", x.system, number(micros(percentile(x.lat, 50))), number(micros(percentile(x.lat, 99))), group(x.ops), r50, r99)
+			r.printf("| %s | %s | %s | %s | %s | %s | %s |\n", x.system, number(micros(percentile(x.lat, 50))), spread(x), number(micros(percentile(x.lat, 99))), group(x.ops), r50, r99)
 		}
 	case memoryKind:
 		r.printf("| system | connections | ΔRSS KiB/conn (both ends) | Δheap KiB/conn | Δstacks KiB/conn | goroutines/conn | system ÷ gochatter (ΔRSS) |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
@@ -107,6 +111,14 @@ func (r *report) errorRow(x row, cols int) {
 	msg := strings.ReplaceAll(x.err.Error(), "\n", "; ")
 	msg = strings.ReplaceAll(msg, "|", "/")
 	r.printf("| %s | error: %s |%s\n", x.system, msg, strings.Repeat(" |", cols-1))
+}
+
+// spread formats the range of a row's trials, "–" for a single trial.
+func spread(x row) string {
+	if x.trials < 2 {
+		return "–"
+	}
+	return number(x.lo) + "–" + number(x.hi)
 }
 
 // percentile returns the p-th percentile of sorted samples.

@@ -109,6 +109,25 @@ type row struct {
 	conns             int
 	rss, heap, stacks int64
 	goroutines        int
+	// trials is how many trials the row is the median of, and lo and hi
+	// the lowest and highest figure among them.
+	trials int
+	lo, hi float64
+}
+
+// figure is the number a row is judged by: its rate (msg/s, req/s or MB/s),
+// its median latency in µs, or its RSS per connection in KiB.
+func (wl *workload) figure(x *row) float64 {
+	switch wl.kind {
+	case latencyKind:
+		return micros(percentile(x.lat, 50))
+	case memoryKind:
+		return float64(x.rss) / 1024 / float64(max(x.conns, 1))
+	}
+	if wl.bytes {
+		return float64(x.bytes) / 1e6 / x.elapsed.Seconds()
+	}
+	return float64(x.ops) / x.elapsed.Seconds()
 }
 
 // Count bounds of the full run; -quick divides them by 10. The duration
