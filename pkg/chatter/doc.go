@@ -25,16 +25,18 @@
 // what connections do; the chatterdebug subpackage serves the counters
 // with expvar and pprof. The Example functions (Example, ExampleConnect,
 // ExampleListen, ExampleConn_Request, ExampleConversationTimeout,
-// Example_errgroup, ExampleRedial, ExampleDecode, ExampleServer_Stats) run
-// against loopback servers.
+// Example_errgroup, ExampleRedial, ExampleDecode, ExampleServer_Stats,
+// ExampleMsg_Release) run against loopback servers.
 //
 // The files follow the concepts: msg.go holds [Data], [Msg] and
 // [Conversation]; conn.go [Conn] and dialing; lifecycle.go how a
 // connection ends; send.go [Conn.Send] and [Conn.Request]; read.go the
 // reader and payload decoding; write.go the outbox and the writer;
-// supervisor.go the goroutine that owns conversation state and delivery;
+// supervisor.go the goroutine that owns conversation timeouts and
+// delivery; replies.go the Requests waiting for their reply;
 // conversation.go the send options and timeouts; ping.go the keepalive;
-// envelope.go and frame.go the wire format; wire.go the two generations;
+// envelope.go and frame.go the wire format, release.go the reuse of large
+// frames' buffers ([Msg.Release]); wire.go the two generations;
 // server.go [Server]; redial.go [Redial]; observe.go statistics and the
 // [Observer]; typed.go Go values; warn.go rate-limited warnings;
 // options.go and errors.go the rest.
