@@ -56,19 +56,7 @@ func runHelper(mode, addr string) int {
 			return 1
 		}
 		fmt.Println("ready")
-		// Bounded: the end of stdin (the test is gone) or the process
-		// timeout ends the wait.
-		stdinClosed := make(chan struct{})
-		go func() {
-			io.Copy(io.Discard, os.Stdin)
-			close(stdinClosed)
-		}()
-		timer := time.NewTimer(processTimeout)
-		defer timer.Stop()
-		select {
-		case <-stdinClosed:
-		case <-timer.C:
-		}
+		waitStdinOrTimeout()
 		return 0
 	}
 	switch mode {

@@ -395,18 +395,24 @@ func TestQueueCancelWhileWoken(t *testing.T) {
 	})
 }
 
+// wrappedQueue returns a full queue of 4 holding 2, 3, 4, 5, whose items
+// wrap around the end of its ring: the head was moved on first.
+func wrappedQueue() *aio.Queue[int] {
+	q := aio.NewQueue[int](4)
+	for i := range 3 {
+		q.PutNowait(i)
+	}
+	q.GetNowait()
+	q.GetNowait()
+	for i := 3; i < 6; i++ {
+		q.PutNowait(i)
+	}
+	return q
+}
+
 func TestQueueGetAll(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		q := aio.NewQueue[int](4)
-		// Move the ring's head so the items wrap around the buffer's end.
-		for i := range 3 {
-			q.PutNowait(i)
-		}
-		q.GetNowait()
-		q.GetNowait()
-		for i := 3; i < 6; i++ {
-			q.PutNowait(i)
-		}
+		q := wrappedQueue()
 		// Two putters wait for room.
 		for i := 6; i < 8; i++ {
 			go func() {
@@ -450,15 +456,7 @@ func TestQueueGetAll(t *testing.T) {
 // emptied.
 func TestQueueGetUntilEmpty(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		q := aio.NewQueue[int](4)
-		for i := range 3 {
-			q.PutNowait(i)
-		}
-		q.GetNowait()
-		q.GetNowait()
-		for i := 3; i < 6; i++ { // wraps around the ring's end
-			q.PutNowait(i)
-		}
+		q := wrappedQueue()
 		// A putter waits for room; emptying lets it in, after the newest
 		// item was taken.
 		go func() {

@@ -67,11 +67,7 @@ func benchOneWayWith(b *testing.B, d chatter.Data, serverOpts []chatter.Option, 
 func BenchmarkRoundTrip(b *testing.B) {
 	client, server := pair(b, "tcp", chatter.WithPingTimeout(0))
 	ctx := context.Background()
-	go func() {
-		for m := range server.Messages() {
-			server.Send(ctx, m.Data, chatter.InConversation(m.Conv))
-		}
-	}()
+	go echo(server)
 	d := num(7)
 	lat := make([]time.Duration, 0, b.N)
 	b.ReportAllocs()
@@ -260,15 +256,4 @@ func BenchmarkConns100(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
-}
-
-// echo answers every message in its conversation until the connection
-// ends.
-func echo(c *chatter.Conn) {
-	ctx := context.Background()
-	for m := range c.Messages() {
-		if _, err := c.Send(ctx, m.Data, chatter.InConversation(m.Conv)); err != nil {
-			return
-		}
-	}
 }

@@ -137,11 +137,7 @@ func TestDiscardMessages(t *testing.T) {
 			[]chatter.Option{chatter.WithQueueSize(4), chatter.WithPingTimeout(0)},
 			[]chatter.Option{chatter.WithPingTimeout(0)})
 		defer closeAll(client, server)
-		go func() {
-			for m := range server.Messages() {
-				server.Send(context.Background(), m.Data, chatter.InConversation(m.Conv))
-			}
-		}()
+		go echo(server)
 		for i := range int64(3) { // queued before the call: dropped too
 			send(t, server, num(i))
 		}

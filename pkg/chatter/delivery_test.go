@@ -121,11 +121,7 @@ func TestRepliesBesideBackPressure(t *testing.T) {
 			wg.Add(2)
 			go func() { // the server answers every Request in its conversation
 				defer wg.Done()
-				for m := range server.Messages() {
-					if _, err := server.Send(ctx, m.Data, chatter.InConversation(m.Conv)); err != nil {
-						return
-					}
-				}
+				echo(server)
 			}()
 			go func() { // and streams numbered messages meanwhile
 				defer wg.Done()

@@ -222,3 +222,14 @@ func TestSchemaFile(t *testing.T) {
 		t.Errorf("testdata/test.sbs differs from testSchema:\n%s", b)
 	}
 }
+
+// echo answers every message in its conversation until the connection
+// ends.
+func echo(c *chatter.Conn) {
+	ctx := context.Background()
+	for m := range c.Messages() {
+		if _, err := c.Send(ctx, m.Data, chatter.InConversation(m.Conv)); err != nil {
+			return
+		}
+	}
+}

@@ -374,11 +374,7 @@ func TestFollowUpSendCancelsTimeout(t *testing.T) {
 // the reply or leaves it to Messages: the reply is delivered exactly once.
 func TestCancelledRequestKeepsItsReply(t *testing.T) {
 	client, server := pair(t, "pipe", chatter.WithPingTimeout(0))
-	go func() {
-		for m := range server.Messages() {
-			server.Send(context.Background(), m.Data, chatter.InConversation(m.Conv))
-		}
-	}()
+	go echo(server)
 	returned, toMessages := 0, 0
 	for i := range 2000 {
 		v := int64(i)
@@ -421,11 +417,7 @@ func TestCancelledRequestKeepsItsReply(t *testing.T) {
 // or, after a cancel, to Messages.
 func TestCancelledRequestsConcurrently(t *testing.T) {
 	client, server := pair(t, "tcp", chatter.WithPingTimeout(0))
-	go func() {
-		for m := range server.Messages() {
-			server.Send(context.Background(), m.Data, chatter.InConversation(m.Conv))
-		}
-	}()
+	go echo(server)
 	const callers, each = 8, 500
 	var (
 		cancelled = make(chan int64, callers*each)

@@ -98,14 +98,14 @@ func newConfig(opts []Option) (*config, error) {
 	case c.replyGrace < 0:
 		return nil, fmt.Errorf("chatter: negative reply grace %v", c.replyGrace)
 	}
-	c.queueSize = defaultInt(c.queueSize, DefaultQueueSize)
-	c.maxMessageSize = defaultInt(c.maxMessageSize, DefaultMaxMessageSize)
-	c.sendBufferSize = defaultInt(c.sendBufferSize, DefaultSendBufferSize)
-	c.maxConnections = defaultInt(c.maxConnections, DefaultMaxConnections)
-	c.frameTimeout = defaultDuration(c.frameTimeout, DefaultFrameReadTimeout)
-	c.handshakeTimeout = defaultDuration(c.handshakeTimeout, DefaultHandshakeTimeout)
-	c.flushTimeout = defaultDuration(c.flushTimeout, DefaultFlushTimeout)
-	c.replyGrace = defaultDuration(c.replyGrace, DefaultReplyGrace)
+	c.queueSize = orDefault(c.queueSize, DefaultQueueSize)
+	c.maxMessageSize = orDefault(c.maxMessageSize, DefaultMaxMessageSize)
+	c.sendBufferSize = orDefault(c.sendBufferSize, DefaultSendBufferSize)
+	c.maxConnections = orDefault(c.maxConnections, DefaultMaxConnections)
+	c.frameTimeout = orDefault(c.frameTimeout, DefaultFrameReadTimeout)
+	c.handshakeTimeout = orDefault(c.handshakeTimeout, DefaultHandshakeTimeout)
+	c.flushTimeout = orDefault(c.flushTimeout, DefaultFlushTimeout)
+	c.replyGrace = orDefault(c.replyGrace, DefaultReplyGrace)
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}
@@ -113,19 +113,9 @@ func newConfig(opts []Option) (*config, error) {
 	return c, nil
 }
 
-// defaultInt maps 0 to the default and a negative value (the "no limit"
+// orDefault maps 0 to the default and a negative value (the "no limit"
 // of the options that have one) to 0, which the code reads as no limit.
-func defaultInt(v, def int) int {
-	switch {
-	case v == 0:
-		return def
-	case v < 0:
-		return 0
-	}
-	return v
-}
-
-func defaultDuration(v, def time.Duration) time.Duration {
+func orDefault[T int | time.Duration](v, def T) T {
 	switch {
 	case v == 0:
 		return def

@@ -132,14 +132,9 @@ func (c *Conn) readBatch(ctx context.Context, r *reader, body []byte) (done bool
 		}
 	}
 	dec.publish(&c.stats, fr.total)
-	if rest := c.deliver(r, batch); len(rest) == 0 {
-		clear(batch)
-		r.batch = batch[:0]
+	if batch = c.deliver(r, batch); len(batch) == 0 {
+		r.batch = batch
 		return false, nil
-	} else if len(rest) < len(batch) {
-		n := copy(batch, rest)
-		clear(batch[n:])
-		batch = batch[:n]
 	}
 	r.handed++
 	if !c.sup.handOver(ctx, readBatch{msgs: batch}) {
@@ -156,11 +151,11 @@ func (c *Conn) readBatch(ctx context.Context, r *reader, body []byte) (done bool
 // straight to its Request (claimed in the reply table, whose lock decides
 // between the reader and a Request giving up), every other message into
 // the Messages channel. Order is kept, because everything read before has
-// been routed already. It returns the messages left for the supervisor:
-// from the first that does not fit in the channel on, without the replies,
-// which are always sent here (a claimed reply must reach its channel
-// whatever happens next). Pings and pongs before that point need nothing
-// more: the reader answered the pings.
+// been routed already. It returns what is left for the supervisor, in
+// batch's own array: the messages from the first that does not fit in the
+// channel on, without the replies, which are always sent here (a claimed
+// reply must reach its channel whatever happens next). Pings and pongs
+// before that point need nothing more: the reader answered the pings.
 func (c *Conn) deliver(r *reader, batch []inbound) (rest []inbound) {
 	s := c.sup
 	if r.handed != s.caughtUp.Load() || c.out.timeouts.Load() != 0 || s.pingOut.Load() || c.life.discarding.Load() {
@@ -170,49 +165,34 @@ func (c *Conn) deliver(r *reader, batch []inbound) (rest []inbound) {
 		c.lastRecv.Store(int64(time.Since(monoEpoch))) // for the keepalive
 	}
 	c.out.claimReplies(batch)
+	rest = batch[:0]
+	full := false
 	for i := range batch {
 		in := &batch[i]
-		if in.kind != inboundApp {
-			continue
-		}
-		if in.reply != nil {
+		switch {
+		case in.reply != nil:
 			in.reply <- in.msg // capacity 1, one reply per Request
-			in.reply = nil
 			continue
-		}
-		select {
-		case s.msgs <- in.msg:
+		case full:
+		case in.kind != inboundApp:
 			continue
 		default:
-		}
-		rest = batch[i:]
-		break
-	}
-	if len(rest) > 0 {
-		// The channel is full: the supervisor takes the rest, but the
-		// replies among it go to their Requests now.
-		kept := rest[:0]
-		for j := range rest {
-			if in := &rest[j]; in.reply != nil {
-				in.reply <- in.msg
+			select {
+			case s.msgs <- in.msg:
 				continue
+			default:
+				full = true
 			}
-			kept = append(kept, rest[j])
 		}
-		clear(rest[len(kept):])
-		rest = kept
+		rest = append(rest, *in) // at or before i: batch is compacted in place
 	}
-	c.checkDiscard()
-	return rest
-}
-
-// checkDiscard re-posts DiscardMessages to the supervisor if it came while
-// the reader was delivering: the supervisor's drain may have run before the
-// reader's sends.
-func (c *Conn) checkDiscard() {
+	clear(batch[len(rest):])
 	if c.life.discarding.Load() {
+		// DiscardMessages came during the sends: the supervisor's drain may
+		// have run before them.
 		c.out.post(supEvent{kind: evDiscard})
 	}
+	return rest
 }
 
 // monoEpoch is the origin of the monotonic times kept in atomics.

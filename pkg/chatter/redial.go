@@ -120,9 +120,9 @@ func Redial(ctx context.Context, repo *sbs.Repository, addr string, run func(ctx
 		return err
 	}
 	b := cfg.backoff
-	b.Min = defaultDuration(b.Min, DefaultBackoffMin)
-	b.Max = max(defaultDuration(b.Max, DefaultBackoffMax), b.Min)
-	b.Healthy = defaultDuration(b.Healthy, DefaultBackoffHealthy)
+	b.Min = orDefault(b.Min, DefaultBackoffMin)
+	b.Max = max(orDefault(b.Max, DefaultBackoffMax), b.Min)
+	b.Healthy = orDefault(b.Healthy, DefaultBackoffHealthy)
 	event := cfg.redialEvents
 	if event == nil {
 		event = func(RedialEvent) {}

@@ -63,7 +63,7 @@ func (o *outbox) claimReplies(batch []inbound) {
 			break
 		}
 		in := &batch[i]
-		if in.kind != inboundApp || in.reply != nil {
+		if in.kind != inboundApp {
 			continue
 		}
 		k := keyOf(in.msg.Conv)
