@@ -211,7 +211,8 @@ func newConn(nc, raw net.Conn, repo *sbs.Repository, cfg *config, s scheme, g, o
 // closing already): sends fail, and the socket closes at once.
 func (c *Conn) abandon() {
 	c.stop(ErrClosed, true, modeAbort)
-	c.out.fail(c.closedErr())
+	rest, msgs := c.out.fail(c.closedErr())
+	c.dropped(rest, 0, msgs)
 	c.abortSocket()
 }
 

@@ -75,8 +75,11 @@ type ServerStats struct {
 	// that ended included (see Stats for what each counts).
 	MessagesIn  uint64 `json:"messages_in"`
 	MessagesOut uint64 `json:"messages_out"`
-	BytesIn     uint64 `json:"bytes_in"`
-	BytesOut    uint64 `json:"bytes_out"`
+	// MessagesUnsent counts messages queued and dropped unwritten by
+	// connections that failed (see Stats.MessagesUnsent).
+	MessagesUnsent uint64 `json:"messages_unsent"`
+	BytesIn        uint64 `json:"bytes_in"`
+	BytesOut       uint64 `json:"bytes_out"`
 }
 
 // CloseCounts counts ended connections by the reason [Conn.Err] gives.
@@ -121,6 +124,7 @@ func (cc *CloseCounts) count(err error) {
 func (s *ServerStats) add(st Stats) {
 	s.MessagesIn += st.MessagesIn
 	s.MessagesOut += st.MessagesOut
+	s.MessagesUnsent += st.MessagesUnsent
 	s.BytesIn += st.BytesIn
 	s.BytesOut += st.BytesOut
 }

@@ -11,6 +11,13 @@ type Stats struct {
 	PingsIn     uint64 // pings received (each answered with a pong)
 	PingsOut    uint64 // pings sent by the keepalive
 	PongsIn     uint64 // pongs received
+	// MessagesUnsent counts application messages that Send or Request
+	// queued (MessagesOut counts them) and the connection dropped before
+	// their frames were written whole: it failed first, or closing ran
+	// out of its flush timeout. Messages written to the socket may still
+	// be lost with a connection that fails; see the package's delivery
+	// guarantees.
+	MessagesUnsent uint64
 	// MessagesDiscarded counts messages dropped after DiscardMessages.
 	MessagesDiscarded uint64
 	// OpenConversations counts the conversations this side is tracking: a
@@ -28,6 +35,7 @@ type connStats struct {
 	pingsOut   atomic.Uint64 // supervisor
 	timeouts   atomic.Int64  // supervisor: armed conversation timeouts
 	discarded  atomic.Uint64 // supervisor
+	unsent     atomic.Uint64 // writer (or whoever closes a socket the writer never had)
 }
 
 // Stats returns the connection's counters. It may be called at any time
@@ -44,6 +52,7 @@ func (c *Conn) Stats() Stats {
 		PingsIn:           c.stats.pingsIn.Load(),
 		PingsOut:          c.stats.pingsOut.Load(),
 		PongsIn:           c.stats.pongsIn.Load(),
+		MessagesUnsent:    c.stats.unsent.Load(),
 		MessagesDiscarded: c.stats.discarded.Load(),
 		OpenConversations: int(c.stats.timeouts.Load() + c.out.replies.n.Load()),
 	}

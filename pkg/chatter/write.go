@@ -1,6 +1,7 @@
 package chatter
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -35,8 +36,10 @@ type outbox struct {
 	nextID  int64 // id of the last message queued
 	queued  int64 // bytes ever queued
 	written int64 // bytes ever written to the socket
-	// messages counts application messages queued, for Stats.
+	// messages counts application messages queued, for Stats; bufMsgs
+	// those of them in buf.
 	messages uint64
+	bufMsgs  int
 	err      error // set when the writer stops; every later send fails with it
 	limit    int   // bytes queued before senders wait
 	// control counts the bytes of pongs in buf, bounded by
@@ -172,6 +175,7 @@ func (o *outbox) enqueue(ctx context.Context, done <-chan struct{}, e *envelope,
 	switch m.kind {
 	case frameData:
 		o.messages++
+		o.bufMsgs++
 	case framePong:
 		o.control += len(o.buf) - before
 	}
@@ -251,19 +255,21 @@ func (o *outbox) timeoutsGone(n int) {
 	}
 }
 
-// take hands the writer everything queued, leaving spare as the new
-// buffer. It returns nil while nothing is queued.
-func (o *outbox) take(spare []byte) []byte {
+// take hands the writer everything queued, and how many application
+// messages that is, leaving spare as the new buffer. It returns nil while
+// nothing is queued.
+func (o *outbox) take(spare []byte) ([]byte, int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if len(o.buf) == 0 {
-		return nil
+		return nil, 0
 	}
-	b := o.buf
+	b, msgs := o.buf, o.bufMsgs
 	o.buf = spare[:0]
+	o.bufMsgs = 0
 	o.control = 0
 	o.broadcast()
-	return b
+	return b, msgs
 }
 
 // wrote records n bytes written to the socket.
@@ -275,17 +281,18 @@ func (o *outbox) wrote(n int) {
 }
 
 // fail stops the outbox: later sends fail with err. It returns what was
-// still queued.
-func (o *outbox) fail(err error) []byte {
+// still queued, and how many application messages that is.
+func (o *outbox) fail(err error) ([]byte, int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.err == nil {
 		o.err = err
 	}
-	b := o.buf
+	b, msgs := o.buf, o.bufMsgs
 	o.buf = nil
+	o.bufMsgs = 0
 	o.broadcast()
-	return b
+	return b, msgs
 }
 
 // drain waits until every byte queued before the call has been written.
@@ -340,7 +347,8 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 //go:noinline
 func (c *Conn) closeOnDone() {
 	c.unblock()
-	c.closeSocket(c.out.fail(c.closedErr()))
+	rest, msgs := c.out.fail(c.closedErr())
+	c.closeSocket(rest, msgs)
 }
 
 // writeOnce writes everything queued, in one call, and returns the buffer
@@ -360,14 +368,16 @@ func (c *Conn) writeOnce(ctx context.Context, spare []byte) ([]byte, bool) {
 		// or plain Sends, there is nobody to wait for.
 		runtime.Gosched()
 	}
-	b := c.out.take(spare)
+	b, msgs := c.out.take(spare)
 	if b == nil {
 		return spare, true
 	}
 	n, err := c.nc.Write(b)
 	c.out.wrote(n)
 	if err != nil {
-		c.out.fail(&closedError{cause: err})
+		c.dropped(b, n, msgs)
+		rest, restMsgs := c.out.fail(&closedError{cause: err})
+		c.dropped(rest, 0, restMsgs)
 		if ctx.Err() == nil {
 			c.stop(fmt.Errorf("chatter: write: %w", err), false, modeAbort)
 		}
@@ -396,13 +406,17 @@ const lingerTimeout = time.Second
 // replies just written; so the connection first ends its side (a FIN) and
 // discards what arrives until the peer ends its own, for at most
 // lingerTimeout, as HTTP servers do.
-func (c *Conn) closeSocket(rest []byte) {
+func (c *Conn) closeSocket(rest []byte, msgs int) {
 	if c.life.closeMode() != modeFlush {
+		c.dropped(rest, 0, msgs)
 		c.abortSocket()
 		return
 	}
 	if len(rest) > 0 {
-		if _, err := c.nc.Write(rest); err != nil {
+		n, err := c.nc.Write(rest)
+		c.out.wrote(n)
+		if err != nil {
+			c.dropped(rest, n, msgs)
 			c.abortSocket()
 			return
 		}
@@ -413,6 +427,37 @@ func (c *Conn) closeSocket(rest []byte) {
 	}
 	c.nc.Close()
 	c.releaseSocket()
+}
+
+// dropped counts the application messages of b, a batch of msgs frames
+// of which the first n bytes were written, that will never be written:
+// the connection failed, or ran out of its flush timeout, first. A message
+// counts as dropped unless its frame went out whole.
+func (c *Conn) dropped(b []byte, n, msgs int) {
+	if msgs == 0 {
+		return
+	}
+	if n > 0 {
+		msgs -= dataFramesWritten(b, n, c.Wire())
+	}
+	c.stats.unsent.Add(uint64(msgs))
+}
+
+// dataFramesWritten counts the application messages whose frames lie
+// whole within the first n bytes of b, a run of frames this side encoded.
+// It runs only when a write failed.
+func dataFramesWritten(b []byte, n int, w Wire) int {
+	fr := newFrameReader(bytes.NewReader(b[:n]), len(b), len(b))
+	count := 0
+	for {
+		body, err := fr.next()
+		if err != nil {
+			return count
+		}
+		if e, _, err := DecodeEnvelope(body, w); err == nil && !e.Control() {
+			count++
+		}
+	}
 }
 
 // abortSocket closes the socket without another write: not through nc,
