@@ -163,6 +163,7 @@ func newConn(nc, raw net.Conn, repo *sbs.Repository, cfg *config, s scheme, g, o
 		wireReady:         make(chan struct{}),
 		released:          released,
 	}
+	c.life.readerExited = make(chan struct{})
 	c.life.init()
 	if owner != nil {
 		c.owner = owner.Closing()
@@ -186,22 +187,21 @@ func newConn(nc, raw net.Conn, repo *sbs.Repository, cfg *config, s scheme, g, o
 	// an allocation deep in a goroutine's first wait would double that
 	// goroutine's stack for the rest of an idle connection's life.
 	_ = g.Context().Done()
-	c.life.readerGone.Add(1) // before the supervisor, which waits on it
 	if g.Spawn(c.sup.run) != nil {
-		c.life.readerGone.Done()
+		close(c.life.readerExited)
 		close(c.sup.msgs)
 		c.life.exited(3)
 		c.abandon()
 		return c
 	}
 	if g.Spawn(c.writeLoop) != nil {
-		c.life.readerGone.Done()
+		close(c.life.readerExited)
 		c.life.exited(2)
 		c.abandon()
 		return c
 	}
 	if g.Spawn(c.readLoop) != nil {
-		c.life.readerGone.Done()
+		close(c.life.readerExited)
 		c.life.exited(1) // the writer, which is running, closes the socket
 	}
 	return c

@@ -82,10 +82,11 @@ type lifecycle struct {
 	// unread (before it sets unreadInput), and closed when it returns: the
 	// writer lingers on the socket only once the reader is off it.
 	readerDone chan struct{}
-	// readerGone is done when the reader has returned (or never started):
-	// the supervisor closes the Messages channel, which the reader also
-	// sends on, only then.
-	readerGone sync.WaitGroup
+	// readerExited is closed when the reader has returned (or never
+	// started): the supervisor closes the Messages channel, which the
+	// reader also sends on, only then, and takes the reader's batches
+	// until then.
+	readerExited chan struct{}
 }
 
 // The channels a connection needs only on some paths are made on those

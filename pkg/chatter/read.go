@@ -27,7 +27,7 @@ func (c *Conn) readLoop(ctx context.Context) error {
 		if c.life.readerDone != nil {
 			close(c.life.readerDone)
 		}
-		c.life.readerGone.Done()
+		close(c.life.readerExited)
 		c.life.exited(1)
 	}()
 	r := c.newReader(ctx)
@@ -245,7 +245,13 @@ func (c *Conn) streamError(err error) readEnd {
 func (c *Conn) endRead(ctx context.Context, batch []inbound, end readEnd, dec *decoder, fr *frameReader) error {
 	dec.publish(&c.stats, fr.total)
 	if ctx.Err() != nil {
-		return nil // closing already; the read was cut off on purpose
+		// Closing already, for another reason; the read was cut off on
+		// purpose. What was decoded before is still delivered, unless the
+		// close was local.
+		if len(batch) > 0 {
+			c.sup.handOver(ctx, readBatch{msgs: batch})
+		}
+		return nil
 	}
 	if !end.eof && !end.abort {
 		c.life.readerDone = make(chan struct{}) // before the flag: see lifecycle

@@ -112,14 +112,20 @@ func newSupervisor(c *Conn) *supervisor {
 }
 
 // handOver gives the supervisor a batch; false means the connection is
-// closing.
+// closing, and the reader should stop. A closing connection still takes
+// the batch unless the close was local: after a failure, what was read is
+// delivered, and the supervisor's shutdown takes batches until the reader
+// has returned.
 func (s *supervisor) handOver(ctx context.Context, b readBatch) bool {
 	select {
 	case s.inbound <- b:
 		return true
 	case <-ctx.Done():
-		return false
 	}
+	if !s.c.life.discarded.Load() {
+		s.inbound <- b
+	}
+	return false
 }
 
 // newBatch returns an empty batch for the reader, reusing a spent one when
@@ -484,16 +490,27 @@ func (s *supervisor) shutdown() {
 	life := &s.c.life
 	// The reader may be delivering a batch itself (readBatch): the channel
 	// closes only once it is off it. It is on its way out: the group's
-	// context has ended and unblock has cut its read short.
-	life.readerGone.Wait()
+	// context has ended and unblock has cut its read short. Until it has
+	// returned, its batches are taken (see handOver).
+	for reading := true; reading; {
+		select {
+		case b := <-s.inbound:
+			if !life.discarded.Load() {
+				s.route(b.msgs)
+			}
+		case <-life.readerExited:
+			reading = false
+		}
+	}
+	select { // a batch handed over as the reader returned
+	case b := <-s.inbound:
+		if !life.discarded.Load() {
+			s.route(b.msgs)
+		}
+	default:
+	}
 	if life.discarded.Load() {
 		return
-	}
-	// The reader may have handed over a last batch before it stopped.
-	select {
-	case b := <-s.inbound:
-		s.route(b.msgs)
-	default:
 	}
 	for s.backlog.len > 0 {
 		select {

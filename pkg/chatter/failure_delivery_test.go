@@ -1,0 +1,86 @@
+package chatter_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gochatter/gochatter/pkg/chatter"
+)
+
+// failingConn is a net.Conn whose writes fail once fail is set.
+type failingConn struct {
+	net.Conn
+	fail atomic.Bool
+}
+
+var errWriteFailed = errors.New("write failed on purpose")
+
+func (c *failingConn) Write(b []byte) (int, error) {
+	if c.fail.Load() {
+		return 0, errWriteFailed
+	}
+	return c.Conn.Write(b)
+}
+
+// TestWriteFailureDeliversWhatWasRead: when the connection fails because a
+// write fails, every message its reader had decoded is still delivered —
+// those waiting behind a full receive queue included — as the package
+// promises for any failure. (The reader used to drop the batch it was
+// handing over when the connection began closing: 64 of 200 decoded
+// messages never reached Messages.)
+func TestWriteFailureDeliversWhatWasRead(t *testing.T) {
+	a, b := net.Pipe()
+	fc := &failingConn{Conn: a}
+	c, err := chatter.NewConn(fc, testRepo, chatter.WithPingTimeout(0), chatter.WithQueueSize(16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	peer, err := chatter.NewConn(b, testRepo, chatter.WithPingTimeout(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	const n = 200
+	go func() {
+		for i := range n {
+			if _, err := peer.Send(ctx, num(int64(i))); err != nil {
+				return
+			}
+		}
+	}()
+	// The application does not read: the queue fills, and the reader
+	// holds decoded batches it cannot hand over. Wait until it has decoded
+	// more than the channel holds and stopped.
+	for last := uint64(0); ; {
+		time.Sleep(50 * time.Millisecond)
+		in := c.Stats().MessagesIn
+		if in > 16 && in == last {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the reader did not get ahead of the queue")
+		}
+		last = in
+	}
+	fc.fail.Store(true)
+	if _, err := c.Send(ctx, num(-1)); err != nil {
+		t.Fatal(err)
+	}
+	delivered := uint64(0)
+	for range c.Messages() {
+		delivered++
+	}
+	if err := c.Wait(ctx); !errors.Is(err, errWriteFailed) {
+		t.Fatalf("Wait: %v, want the write's failure", err)
+	}
+	if in := c.Stats().MessagesIn; delivered != in {
+		t.Errorf("decoded %d messages, delivered %d", in, delivered)
+	}
+}
