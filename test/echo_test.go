@@ -240,8 +240,8 @@ func TestCallNoAnswer(t *testing.T) {
 				<-c.Messages()
 				c.Close()
 			})
-		}, nil, "line 2: chatter: connection closed"},
-		{"no pong", listenMute, []string{"-ping", "100ms"}, "line 2: chatter: connection closed: chatter: ping timeout"},
+		}, nil, "line 2: chatter: request String (conversation 1): chatter: connection closed"},
+		{"no pong", listenMute, []string{"-ping", "100ms"}, "line 2: chatter: request String (conversation 1): chatter: connection closed: chatter: ping timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

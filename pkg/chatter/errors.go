@@ -35,7 +35,42 @@ var (
 	ErrHandshakeTimeout = errors.New("chatter: handshake timeout")
 	// ErrPeerClosed: the peer ended the stream.
 	ErrPeerClosed = errors.New("chatter: connection closed by peer")
+	// ErrUnsent: Close could not write everything that was queued before
+	// the flush timeout ([WithFlushTimeout]) ran out or the socket failed;
+	// the rest was dropped, and Stats.MessagesUnsent counts it.
+	ErrUnsent = errors.New("chatter: queued messages not sent")
 )
+
+// RequestError is the error of a [Conn.Request] that got no reply: which
+// request it was, and why. errors.Is matches its cause — ctx's error, or
+// ErrClosed and the reason the connection ended — and, when ctx ended
+// because the connection did (the connection's own context), both.
+type RequestError struct {
+	// Type is the request's payload type, Module.Type (a builtin's bare
+	// name).
+	Type string
+	// Conv is the conversation the request started; its FirstID is 0 when
+	// the request was never queued.
+	Conv Conversation
+	// Err is why: ctx's error, or an error matching ErrClosed.
+	Err error
+	// also is ctx's error when Err is the connection's.
+	also error
+}
+
+func (e *RequestError) Error() string {
+	if e.Conv.FirstID == 0 {
+		return fmt.Sprintf("chatter: request %s: %v", e.Type, e.Err)
+	}
+	return fmt.Sprintf("chatter: request %s (conversation %d): %v", e.Type, e.Conv.FirstID, e.Err)
+}
+
+func (e *RequestError) Unwrap() []error {
+	if e.also != nil {
+		return []error{e.Err, e.also}
+	}
+	return []error{e.Err}
+}
 
 // AddressError reports an address that cannot be used, and why.
 type AddressError struct {

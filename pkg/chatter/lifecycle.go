@@ -82,6 +82,11 @@ type lifecycle struct {
 	// unread (before it sets unreadInput), and closed when it returns: the
 	// writer lingers on the socket only once the reader is off it.
 	readerDone chan struct{}
+	// unsentErr reports the messages a close that meant to flush had to
+	// drop (unsent counts them); written by the writer before it returns,
+	// read by Close and Wait after.
+	unsent    int
+	unsentErr error
 	// readerExited is closed when the reader has returned (or never
 	// started): the supervisor closes the Messages channel, which the
 	// reader also sends on, only then, and takes the reader's batches
@@ -207,8 +212,11 @@ func (c *Conn) stop(err error, local bool, mode closeMode) error {
 // closes the socket, drops received messages not yet delivered (those
 // already in the Messages channel's buffer stay readable), and waits until
 // the reader, the writer and the supervisor have returned. It returns nil
-// when this close is why the connection ended, and otherwise the error
-// [Conn.Err] reports (the peer had closed, a ping timed out, ...).
+// when this close is why the connection ended and everything queued was
+// written to the socket; an error matching [ErrUnsent] when the flush
+// timeout ran out (or the socket failed) first, the rest dropped; and
+// otherwise the error [Conn.Err] reports (the peer had closed, a ping
+// timed out, ...).
 //
 // Close is idempotent and may be called from any goroutine: from a handler,
 // from a goroutine ranging over Messages, even from a conversation timeout
@@ -268,11 +276,13 @@ func (c *Conn) reason() error {
 	return ErrClosed
 }
 
-// result is what Close and Wait return: nil for a local close.
+// result is what Close and Wait return once the connection's goroutines
+// are done: nil for a local close that wrote everything queued, a report
+// of what it dropped if it did not, the reason for any other end.
 func (c *Conn) result() error {
 	r := c.life.reason.Load()
 	if r == nil || r.local {
-		return nil
+		return c.life.unsentErr
 	}
 	return r
 }

@@ -33,11 +33,12 @@ func (c *Conn) Send(ctx context.Context, data Data, opts ...SendOption) (Convers
 // Request sends data as the first message of a new conversation with last
 // = false and waits for the peer's first message in that conversation,
 // which it returns instead of delivering it to Messages. When ctx ends
-// first, Request returns ctx's error, and a reply that arrives later is
-// delivered to Messages; a reply is never lost between the two. When
-// reading ends before the reply comes, Request returns an error wrapping
-// ErrClosed and the reason. [Token] and [ConversationTimeout] apply;
-// [InConversation] and [Last] are ignored.
+// first, Request returns a [*RequestError] wrapping ctx's error, and a
+// reply that arrives later is delivered to Messages; a reply is never lost
+// between the two. When reading ends before the reply comes, the
+// RequestError wraps ErrClosed and the reason (and ctx's error as well when
+// ctx is the connection's own context, which ends with it). [Token] and
+// [ConversationTimeout] apply; [InConversation] and [Last] are ignored.
 func (c *Conn) Request(ctx context.Context, data Data, opts ...SendOption) (Msg, error) {
 	var sc sendConfig
 	for _, o := range opts {
@@ -48,7 +49,7 @@ func (c *Conn) Request(ctx context.Context, data Data, opts ...SendOption) (Msg,
 	reply := make(chan Msg, 1)
 	conv, err := c.send(ctx, data, sc, reply)
 	if err != nil {
-		return Msg{}, err
+		return Msg{}, c.requestError(ctx, data, Conversation{}, err)
 	}
 	// Whoever routes the reply (the reader or the supervisor) sends it, and
 	// the supervisor closes the channel when none can come any more
@@ -56,7 +57,7 @@ func (c *Conn) Request(ctx context.Context, data Data, opts ...SendOption) (Msg,
 	select {
 	case m, ok := <-reply:
 		if !ok {
-			return Msg{}, c.closedErr()
+			return Msg{}, c.requestError(ctx, data, conv, c.closedErr())
 		}
 		return m, nil
 	case <-ctx.Done():
@@ -69,7 +70,18 @@ func (c *Conn) Request(ctx context.Context, data Data, opts ...SendOption) (Msg,
 	if m, ok := <-reply; ok {
 		return m, nil
 	}
-	return Msg{}, ctx.Err()
+	return Msg{}, c.requestError(ctx, data, conv, ctx.Err())
+}
+
+// requestError is Request's error. When ctx has ended and the connection
+// has too — most often ctx is the connection's own context, cancelled as it
+// began closing — the connection's reason comes first, ctx's error second.
+func (c *Conn) requestError(ctx context.Context, data Data, conv Conversation, err error) error {
+	e := &RequestError{Type: payloadName(data), Conv: conv, Err: err}
+	if cerr := ctx.Err(); cerr != nil && c.Err() != nil && (errors.Is(err, cerr) || errors.Is(err, ErrClosed)) {
+		e.Err, e.also = c.closedErr(), cerr
+	}
+	return e
 }
 
 // Drain waits until every message sent before the call has been written to

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -375,9 +376,13 @@ func (c *Conn) writeOnce(ctx context.Context, spare []byte) ([]byte, bool) {
 	n, err := c.nc.Write(b)
 	c.out.wrote(n)
 	if err != nil {
-		c.dropped(b, n, msgs)
+		lost := c.dropped(b, n, msgs)
 		rest, restMsgs := c.out.fail(&closedError{cause: err})
-		c.dropped(rest, 0, restMsgs)
+		lost += c.dropped(rest, 0, restMsgs)
+		if ctx.Err() != nil {
+			// Closing already: the write ran out of the flush timeout.
+			c.unsentOnClose(lost, err)
+		}
 		if ctx.Err() == nil {
 			c.stop(fmt.Errorf("chatter: write: %w", err), false, modeAbort)
 		}
@@ -416,7 +421,7 @@ func (c *Conn) closeSocket(rest []byte, msgs int) {
 		n, err := c.nc.Write(rest)
 		c.out.wrote(n)
 		if err != nil {
-			c.dropped(rest, n, msgs)
+			c.unsentOnClose(c.dropped(rest, n, msgs), err)
 			c.abortSocket()
 			return
 		}
@@ -432,15 +437,33 @@ func (c *Conn) closeSocket(rest []byte, msgs int) {
 // dropped counts the application messages of b, a batch of msgs frames
 // of which the first n bytes were written, that will never be written:
 // the connection failed, or ran out of its flush timeout, first. A message
-// counts as dropped unless its frame went out whole.
-func (c *Conn) dropped(b []byte, n, msgs int) {
+// counts as dropped unless its frame went out whole. It returns how many
+// it counted.
+func (c *Conn) dropped(b []byte, n, msgs int) int {
 	if msgs == 0 {
-		return
+		return 0
 	}
 	if n > 0 {
 		msgs -= dataFramesWritten(b, n, c.Wire())
 	}
 	c.stats.unsent.Add(uint64(msgs))
+	return msgs
+}
+
+// unsentOnClose records that a close that meant to flush dropped n
+// messages, because writing failed with err (the flush timeout's deadline,
+// most often): Close reports it. Only the writer calls it, before it
+// returns; Close reads it after.
+func (c *Conn) unsentOnClose(n int, err error) {
+	if n == 0 || c.life.closeMode() != modeFlush {
+		return
+	}
+	l := &c.life
+	l.unsent += n
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("the flush timeout (%v) ran out", c.cfg.flushTimeout)
+	}
+	l.unsentErr = fmt.Errorf("%w: %d dropped on close: %w", ErrUnsent, l.unsent, err)
 }
 
 // dataFramesWritten counts the application messages whose frames lie

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -108,8 +109,8 @@ func (r *ConnRecord) Peer(st chatter.Stats) {
 }
 
 // reported says whether the sender was told that queued messages did not
-// go out. Close does not say so yet.
-func (r *ConnRecord) reported() bool { return false }
+// go out: Close reporting them unsent.
+func (r *ConnRecord) reported() bool { return errors.Is(r.result, chatter.ErrUnsent) }
 
 // abrupt says whether the connection may have lost messages: a breaking
 // fault touched it, or it ended with an error other than a report of

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -107,8 +106,11 @@ func testSlowLink(t *testing.T, v Variant) {
 				t.Errorf("a request behind 1 MiB on a 64 kbit/s link was answered within 1.5 s")
 			case !errors.Is(err, context.DeadlineExceeded):
 				t.Errorf("request: %v, want a deadline", err)
-			case !strings.Contains(err.Error(), "request") || !strings.Contains(err.Error(), "Bytes"):
-				t.Errorf("request error %q does not say which request it was", err)
+			default:
+				var re *chatter.RequestError
+				if !errors.As(err, &re) || re.Type != "Bytes" || re.Conv.FirstID == 0 {
+					t.Errorf("request error %q does not say which request it was", err)
+				}
 			}
 			if late > time.Second {
 				t.Errorf("request returned %v after its ctx ended", late)
