@@ -12,19 +12,24 @@ import (
 // Backoff is how [Redial] waits between attempts: after the n-th failure
 // in a row it waits about Min·2ⁿ⁻¹, at most Max, with jitter (a uniformly
 // random delay between half and all of it, so that clients cut off together
-// do not return together). A connection that stayed up for Healthy counts
-// as a success: the next wait starts from Min again.
+// do not return together). A connection that came up ends the run of
+// failures, as grpc-go's backoff resets once a connection is ready: the
+// wait after it ends starts from Min again. With Healthy set, only a
+// connection that stayed up that long does.
 type Backoff struct {
-	Min     time.Duration // default 500 ms
-	Max     time.Duration // default 30 s
-	Healthy time.Duration // default 30 s
+	Min time.Duration // default 500 ms
+	Max time.Duration // default 30 s
+	// Healthy is how long a connection must stay up to reset the backoff;
+	// 0, the default, resets it as soon as the dial (and TLS handshake)
+	// succeeds. Set it against a server that accepts and closes at once,
+	// to keep such connections counting as failures.
+	Healthy time.Duration
 }
 
 // Defaults of [Backoff].
 const (
-	DefaultBackoffMin     = 500 * time.Millisecond
-	DefaultBackoffMax     = 30 * time.Second
-	DefaultBackoffHealthy = 30 * time.Second
+	DefaultBackoffMin = 500 * time.Millisecond
+	DefaultBackoffMax = 30 * time.Second
 )
 
 // WithBackoff sets how [Redial] waits between attempts; zero fields mean
@@ -61,9 +66,10 @@ func (s RedialState) String() string {
 // RedialEvent tells a [WithRedialEvents] function what a Redial loop does.
 type RedialEvent struct {
 	State RedialState
-	// Attempt numbers the attempts since the last healthy connection,
-	// from 1; for Disconnected it is the number of failures in a row,
-	// this one included, from which Delay was computed.
+	// Attempt numbers the attempts since the last connection that reset
+	// the backoff (see Backoff.Healthy), from 1; for Disconnected it is the
+	// number of failures in a row, this one included, from which Delay was
+	// computed.
 	Attempt int
 	// Conn is the new connection (Connected).
 	Conn *Conn
@@ -98,7 +104,8 @@ func (e *permanentError) Unwrap() error { return e.err }
 // Redial keeps a client connected to addr, as hat's client components do:
 // it dials (with [Connect]'s options), calls run with every new
 // connection, and when the dial fails or the connection ends it waits (see
-// [Backoff]) and dials again.
+// [Backoff]: by default from its minimum again after a connection that
+// came up) and dials again.
 //
 // run owns the connection while it runs, and ctx, the connection's
 // context, tells it that the connection ended; typically it sends what a
@@ -122,7 +129,7 @@ func Redial(ctx context.Context, repo *sbs.Repository, addr string, run func(ctx
 	b := cfg.backoff
 	b.Min = orDefault(b.Min, DefaultBackoffMin)
 	b.Max = max(orDefault(b.Max, DefaultBackoffMax), b.Min)
-	b.Healthy = orDefault(b.Healthy, DefaultBackoffHealthy)
+	b.Healthy = max(b.Healthy, 0)
 	event := cfg.redialEvents
 	if event == nil {
 		event = func(RedialEvent) {}
@@ -130,7 +137,7 @@ func Redial(ctx context.Context, repo *sbs.Repository, addr string, run func(ctx
 	timer := time.NewTimer(0)
 	<-timer.C
 	defer timer.Stop()
-	failures := 0 // in a row, since the last healthy connection
+	failures := 0 // in a row, since the backoff was last reset
 	for {
 		if err := ctx.Err(); err != nil {
 			return err

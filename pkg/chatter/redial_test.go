@@ -201,3 +201,40 @@ func TestRedialServerRestarts(t *testing.T) {
 		t.Errorf("Connected events %+v: the backoff was not reset by the healthy connection", c)
 	}
 }
+
+// With Healthy left at 0, the backoff starts afresh with every connection
+// that comes up, as grpc-go's does once a connection is ready: after each
+// quick disconnection the wait is from Min again, however many came before.
+// (The default used to be 30 s healthy: a server restarting now and then
+// pushed the wait to the maximum, 4.9 s after a heal in test/chaos's
+// TestFlap against a 50 ms minimum.)
+func TestRedialBackoffResetsOnConnect(t *testing.T) {
+	srv, err := chatter.Listen(t.Context(), testRepo, "tcp+sbs://127.0.0.1:0", func(_ context.Context, c *chatter.Conn) { c.Close() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	var ev events
+	var runs atomic.Int32
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	b := chatter.Backoff{Min: 10 * time.Millisecond, Max: time.Minute}
+	go func() {
+		done <- chatter.Redial(ctx, testRepo, srv.Addresses()[0], func(ctx context.Context, c *chatter.Conn) error {
+			if runs.Add(1) == 6 {
+				cancel()
+			}
+			for range c.Messages() {
+			}
+			return nil
+		}, chatter.WithBackoff(b), chatter.WithRedialEvents(ev.record))
+	}()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Redial = %v, want context.Canceled", err)
+	}
+	for i, e := range ev.of(chatter.Disconnected) {
+		if e.Attempt != 1 || e.Delay > b.Min {
+			t.Errorf("disconnect %d: attempt %d, delay %v; want attempt 1, at most %v", i, e.Attempt, e.Delay, b.Min)
+		}
+	}
+}
