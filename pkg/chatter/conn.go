@@ -64,9 +64,11 @@ type Conn struct {
 	wire      atomic.Uint32
 	wireReady chan struct{}
 
-	// lastRecv is when the reader last delivered messages itself, for the
-	// keepalive; monotonic nanoseconds since monoEpoch, 0 for never.
-	lastRecv atomic.Int64
+	// lastRead is when the reader last read bytes from the socket, in
+	// monotonic nanoseconds since monoEpoch (0: never): published by the
+	// reader after every read, read by the keepalive. It is a statistic,
+	// like Stats' counters, not a decision: the supervisor decides.
+	lastRead atomic.Int64
 
 	life lifecycle
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,6 +49,16 @@ type frameReader struct {
 	own *frameBuf
 	// timer, when set, bounds how long one frame may take to arrive.
 	timer *frameTimer
+	// lastRead, when set, is stamped with the time of every read that
+	// brought bytes (see Conn.lastRead).
+	lastRead *atomic.Int64
+}
+
+// stamp publishes that bytes were just read.
+func (f *frameReader) stamp() {
+	if f.lastRead != nil {
+		f.lastRead.Store(int64(time.Since(monoEpoch)))
+	}
 }
 
 // frameTimer owns the reader's deadline. It enforces the frame-read
@@ -192,6 +203,9 @@ func (f *frameReader) readLarge(h, k int) ([]byte, error) {
 		r, err := f.r.Read(body[len(body):min(cap(body), k)])
 		body = body[:len(body)+r]
 		f.total += int64(r)
+		if r > 0 {
+			f.stamp()
+		}
 		if err != nil && len(body) < k {
 			return nil, unexpected(err)
 		}
@@ -250,6 +264,9 @@ func (f *frameReader) fill(n int) error {
 		r, err := f.r.Read(f.buf[f.end:])
 		f.end += r
 		f.total += int64(r)
+		if r > 0 {
+			f.stamp()
+		}
 		// A read that fills all the space offered suggests more is waiting:
 		// let the buffer grow so a busy stream takes fewer, larger reads.
 		f.busy = r == free

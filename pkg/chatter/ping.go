@@ -14,9 +14,18 @@ import (
 //     the wait, and a ping still unanswered when the next is due — T after
 //     it was sent — closes the connection with ErrPingTimeout. The peer's
 //     pings are answered by the reader.
-//   - current: a HatChatter.Ping after the ping delay D has passed with
-//     nothing received; then anything received within T restarts the idle
-//     wait, and nothing closes the connection.
+//   - current: a HatChatter.Ping once the ping delay D has passed with
+//     nothing received; then anything received within T restarts the
+//     wait, and nothing at all closes the connection with ErrPingTimeout.
+//
+// On both wires, bytes read since the ping went out prove the peer alive
+// even when its answer has not come: on a slow link the ping, or the pong,
+// can wait behind data queued before it for longer than T, while a black
+// hole sends nothing at all. The reader stamps every read (Conn.lastRead),
+// a frame still arriving included. What the current wire cannot tell, as
+// in the original, is a peer that is silent because this side's own
+// message takes longer than D + T to reach it: only the peer's bytes count,
+// and it sends none.
 //
 // Keepalive starts once the wire generation is known and stops when
 // reading ends: with the reader gone nothing could answer, and the peer
@@ -38,6 +47,9 @@ type keepalive struct {
 	// current: the idle delay, and when anything last arrived.
 	delay    time.Duration
 	lastRecv time.Time
+	// pingAt is when the ping now awaited went out: bytes read after it
+	// prove the peer alive (see Conn.lastRead).
+	pingAt time.Time
 }
 
 // await notes whether a ping waits for its answer.
@@ -119,15 +131,23 @@ func (s *supervisor) fireKeepalive(ctx context.Context, now time.Time) error {
 		}
 		return nil
 	}
+	lastRead := s.c.lastReadTime()
 	if k.awaiting {
-		// Legacy: the ping sent one period ago has no answer. Current:
-		// nothing at all arrived within the timeout after our ping.
-		s.c.log.Debug("chatter: ping timeout", "local", s.c.local, "remote", s.c.remote, "timeout", k.timeout)
-		return ErrPingTimeout
+		if !lastRead.After(k.pingAt) {
+			// Legacy: the ping sent one period ago has no answer. Current:
+			// nothing at all arrived within the timeout after our ping.
+			s.c.log.Debug("chatter: ping timeout", "local", s.c.local, "remote", s.c.remote, "timeout", k.timeout)
+			return ErrPingTimeout
+		}
+		// No answer yet, but bytes came in since the ping: the peer is
+		// there, and the link slow — a large frame crossing, or our ping
+		// (or its pong) behind data queued before it. A black hole sends
+		// nothing; a slow link is not a dead one.
+		k.await(false)
 	}
 	if k.current {
-		if t, ok := s.c.lastDirect(); ok && t.After(k.lastRecv) {
-			k.lastRecv = t // the reader delivered messages itself since
+		if lastRead.After(k.lastRecv) {
+			k.lastRecv = lastRead // bytes read since, whoever routed them
 		}
 		if idle := now.Sub(k.lastRecv); idle < k.delay {
 			k.timer.Reset(k.delay - idle)
@@ -153,6 +173,7 @@ func (s *supervisor) fireKeepalive(ctx context.Context, now time.Time) error {
 	}
 	s.c.stats.pingsOut.Add(1)
 	k.await(true)
+	k.pingAt = now
 	s.stalled = s.full()
 	return nil
 }

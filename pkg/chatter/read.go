@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/gochatter/gochatter/pkg/sbs"
@@ -86,6 +87,7 @@ func (c *Conn) newReader(ctx context.Context) *reader {
 	if q := c.cfg.queueSize; q > 0 && q < r.maxBatch {
 		r.maxBatch = q
 	}
+	r.fr.lastRead = &c.lastRead
 	return r
 }
 
@@ -161,9 +163,6 @@ func (c *Conn) deliver(r *reader, batch []inbound) (rest []inbound) {
 	if r.handed != s.caughtUp.Load() || c.out.timeouts.Load() != 0 || s.pingOut.Load() || c.life.discarding.Load() {
 		return batch
 	}
-	if r.dec.wire == WireCurrent {
-		c.lastRecv.Store(int64(time.Since(monoEpoch))) // for the keepalive
-	}
 	c.out.claimReplies(batch)
 	rest = batch[:0]
 	full := false
@@ -198,10 +197,17 @@ func (c *Conn) deliver(r *reader, batch []inbound) (rest []inbound) {
 // monoEpoch is the origin of the monotonic times kept in atomics.
 var monoEpoch = time.Now()
 
-// lastDirect is when the reader last delivered messages itself, if it has.
-func (c *Conn) lastDirect() (time.Time, bool) {
-	d := c.lastRecv.Load()
-	return monoEpoch.Add(time.Duration(d)), d != 0
+// lastReadTime is when the reader last read bytes; the zero time (before
+// any ping) if it never has.
+func (c *Conn) lastReadTime() time.Time { return monoTime(&c.lastRead) }
+
+// monoTime reads a time kept as nanoseconds since monoEpoch.
+func monoTime(v *atomic.Int64) time.Time {
+	d := v.Load()
+	if d == 0 {
+		return time.Time{}
+	}
+	return monoEpoch.Add(time.Duration(d))
 }
 
 // readEnd is why reading ended, as the supervisor needs to know it.

@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -16,12 +15,11 @@ import (
 // is in exactly one state:
 //
 //   - delivered: once, in its lane's order, byte for byte;
-//   - failed: its sender was told (Send or Request returned an error, or
-//     Close reported queued messages unsent);
+//   - failed: its sender was told (Send or Request returned an error);
 //   - lost with a connection that ended abruptly: allowed only where a
-//     breaking fault touched the connection or it ended with an error, and
-//     never more than the sender had not yet written plus what the network
-//     held (see Lost).
+//     breaking fault touched the connection, or it ended with an error
+//     (Close reporting queued messages unsent among them), and never more
+//     than the sender had not written whole plus what the network held.
 //
 // Anything else — a duplicate, a message out of order, a corrupt one, a
 // gap that no failure explains, a message lost after a graceful close, a
@@ -108,16 +106,11 @@ func (r *ConnRecord) Peer(st chatter.Stats) {
 	r.peer = &st
 }
 
-// reported says whether the sender was told that queued messages did not
-// go out: Close reporting them unsent.
-func (r *ConnRecord) reported() bool { return errors.Is(r.result, chatter.ErrUnsent) }
-
 // abrupt says whether the connection may have lost messages: a breaking
-// fault touched it, or it ended with an error other than a report of
-// unsent messages.
-func (r *ConnRecord) abrupt() bool {
-	return r.faulted || (r.result != nil && !r.reported())
-}
+// fault touched it, or it ended with an error — Close reporting queued
+// messages unsent (chatter.ErrUnsent) among them, since a close that ran
+// out of time is no graceful one.
+func (r *ConnRecord) abrupt() bool { return r.faulted || r.result != nil }
 
 // Lane is one goroutine's sends on one connection: messages numbered from
 // 0, which the receiver must get in that order.
@@ -251,7 +244,7 @@ func (l *Ledger) LostSoFar() uint64 {
 	defer l.mu.Unlock()
 	n := uint64(0)
 	for _, ln := range l.lanes {
-		if ln.conn.ended && ln.conn.abrupt() && !ln.conn.reported() {
+		if ln.conn.ended && ln.conn.abrupt() {
 			_, rest := ln.outcome()
 			n += rest
 		}
@@ -312,8 +305,6 @@ func (l *Ledger) Tally() Tally {
 			continue
 		}
 		switch {
-		case r.reported():
-			t.Failed += rest
 		case r.abrupt():
 			t.Lost += rest
 			lost[r] += rest
