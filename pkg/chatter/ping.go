@@ -18,14 +18,16 @@ import (
 //     nothing received; then anything received within T restarts the
 //     wait, and nothing at all closes the connection with ErrPingTimeout.
 //
-// On both wires, bytes read since the ping went out prove the peer alive
-// even when its answer has not come: on a slow link the ping, or the pong,
-// can wait behind data queued before it for longer than T, while a black
-// hole sends nothing at all. The reader stamps every read (Conn.lastRead),
-// a frame still arriving included. What the current wire cannot tell, as
-// in the original, is a peer that is silent because this side's own
-// message takes longer than D + T to reach it: only the peer's bytes count,
-// and it sends none.
+// On both wires a ping awaited past its timeout does not close the
+// connection while the link is seen to move: on a slow link the ping, or
+// its pong, can wait behind data queued before it for longer than T, while
+// a black hole moves nothing. It moves when bytes were read since the ping
+// went out (the reader stamps every read, Conn.lastRead, a frame still
+// arriving included), or when this side wrote more than the ping itself
+// since (a stream of one-way messages to a silent peer; into a black hole
+// the socket's buffer fills and writing stops). Then the wait starts over:
+// a new ping on the legacy wire, the idle wait on the current one. None of
+// it changes when pings are sent, which the original's transcripts fix.
 //
 // Keepalive starts once the wire generation is known and stops when
 // reading ends: with the reader gone nothing could answer, and the peer
@@ -47,9 +49,12 @@ type keepalive struct {
 	// current: the idle delay, and when anything last arrived.
 	delay    time.Duration
 	lastRecv time.Time
-	// pingAt is when the ping now awaited went out: bytes read after it
-	// prove the peer alive (see Conn.lastRead).
-	pingAt time.Time
+	// pingAt is when the ping now awaited went out, writtenAtPing how many
+	// bytes had been written then and pingLen the ping's frame: see
+	// linkMoved.
+	pingAt        time.Time
+	writtenAtPing int64
+	pingLen       int
 }
 
 // await notes whether a ping waits for its answer.
@@ -133,16 +138,13 @@ func (s *supervisor) fireKeepalive(ctx context.Context, now time.Time) error {
 	}
 	lastRead := s.c.lastReadTime()
 	if k.awaiting {
-		if !lastRead.After(k.pingAt) {
+		if !s.linkMoved(lastRead) {
 			// Legacy: the ping sent one period ago has no answer. Current:
 			// nothing at all arrived within the timeout after our ping.
 			s.c.log.Debug("chatter: ping timeout", "local", s.c.local, "remote", s.c.remote, "timeout", k.timeout)
 			return ErrPingTimeout
 		}
-		// No answer yet, but bytes came in since the ping: the peer is
-		// there, and the link slow — a large frame crossing, or our ping
-		// (or its pong) behind data queued before it. A black hole sends
-		// nothing; a slow link is not a dead one.
+		// No answer yet, but the link moves: it is slow, not dead.
 		k.await(false)
 	}
 	if k.current {
@@ -160,6 +162,7 @@ func (s *supervisor) fireKeepalive(ctx context.Context, now time.Time) error {
 			return nil // closing
 		}
 		k.timer.Reset(k.timeout)
+		k.pingLen = frameLen(&e)
 	} else {
 		// HatPing.MsgPing as a new conversation with last = false; the
 		// peer answers with MsgPong in the same conversation.
@@ -170,10 +173,24 @@ func (s *supervisor) fireKeepalive(ctx context.Context, now time.Time) error {
 			return nil // closing
 		}
 		k.pingConv = convKey{first: e.first, owner: true}
+		k.pingLen = frameLen(&e)
 	}
 	s.c.stats.pingsOut.Add(1)
 	k.await(true)
-	k.pingAt = now
+	k.pingAt, k.writtenAtPing = now, s.c.out.writtenBytes()
 	s.stalled = s.full()
 	return nil
+}
+
+// linkMoved reports whether the link was seen to move since the ping now
+// awaited went out: bytes read, or more written than the ping itself.
+func (s *supervisor) linkMoved(lastRead time.Time) bool {
+	k := &s.ka
+	return lastRead.After(k.pingAt) || s.c.out.writtenBytes()-k.writtenAtPing > int64(k.pingLen)
+}
+
+// frameLen is the length of e's frame on the wire, once it is numbered.
+func frameLen(e *envelope) int {
+	n := e.sizeBody()
+	return len(appendFrameHeader(make([]byte, 0, 9), n)) + n
 }

@@ -2,6 +2,7 @@ package chatter_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"testing"
 	"time"
@@ -76,4 +77,86 @@ func TestSlowLinkIsNotDead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStreamToSilentPeerIsNotDead: on the current wire a client streams
+// one-way messages over a slow link to a peer that says nothing at all —
+// the telemetry pattern. Its keepalive pings when it has received nothing
+// for the ping delay, and the pong waits behind the stream for longer than
+// the ping timeout; the client's writes moving on prove the link alive.
+// (The client used to close with ErrPingTimeout, as test/chaos TestSlicer
+// found on the current wire.)
+func TestStreamToSilentPeerIsNotDead(t *testing.T) {
+	a, b := net.Pipe()
+	// 8 KiB every 60 ms, about 133 KiB/s: 640 KiB takes 4.8 s, more than
+	// twice the ping timeout, and a write of 128 KiB a second.
+	client, err := chatter.NewConn(throttled{a, 8 << 10, 60 * time.Millisecond}, testRepo,
+		chatter.WithWire(chatter.WireCurrent), chatter.WithPingDelay(100*time.Millisecond), chatter.WithPingTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := chatter.NewConn(b, testRepo, chatter.WithWire(chatter.WireCurrent), chatter.WithPingDelay(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	got := make(chan int, 1)
+	go func() {
+		n := 0
+		for range server.Messages() {
+			n++
+		}
+		got <- n
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const n = 80
+	blob := chatter.Data{Module: "Test", Type: "Blob", Data: make([]byte, 8<<10)}
+	for range n {
+		if _, err := client.Send(ctx, blob); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := client.Drain(ctx); err != nil {
+		t.Fatalf("drain: %v", err)
+	}
+	if err := client.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if m := <-got; m != n {
+		t.Errorf("the peer got %d of %d", m, n)
+	}
+	if st := client.Stats(); st.PingsOut == 0 {
+		t.Errorf("the client never pinged: the test did not test the keepalive")
+	}
+}
+
+// TestStreamIntoBlackHoleIsDetected: the same client streaming into a
+// peer that reads nothing and sends nothing — writes stop moving — closes
+// with ErrPingTimeout: moving writes prove a link alive, stuck ones do not.
+func TestStreamIntoBlackHoleIsDetected(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close() // never read
+	client, err := chatter.NewConn(a, testRepo,
+		chatter.WithWire(chatter.WireCurrent), chatter.WithPingDelay(100*time.Millisecond), chatter.WithPingTimeout(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go func() {
+		blob := chatter.Data{Module: "Test", Type: "Blob", Data: make([]byte, 8<<10)}
+		for {
+			if _, err := client.Send(ctx, blob); err != nil {
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	if err := client.Wait(ctx); !errors.Is(err, chatter.ErrPingTimeout) {
+		t.Fatalf("Wait: %v, want ErrPingTimeout", err)
+	}
+	t.Logf("detected after %v", time.Since(start).Round(time.Millisecond))
 }

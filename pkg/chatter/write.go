@@ -273,6 +273,13 @@ func (o *outbox) take(spare []byte) ([]byte, int) {
 	return b, msgs
 }
 
+// writtenBytes is how many bytes have been written to the socket.
+func (o *outbox) writtenBytes() int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.written
+}
+
 // wrote records n bytes written to the socket.
 func (o *outbox) wrote(n int) {
 	o.mu.Lock()
@@ -373,8 +380,7 @@ func (c *Conn) writeOnce(ctx context.Context, spare []byte) ([]byte, bool) {
 	if b == nil {
 		return spare, true
 	}
-	n, err := c.nc.Write(b)
-	c.out.wrote(n)
+	n, err := c.writeChunks(b)
 	if err != nil {
 		lost := c.dropped(b, n, msgs)
 		rest, restMsgs := c.out.fail(&closedError{cause: err})
@@ -394,6 +400,27 @@ func (c *Conn) writeOnce(ctx context.Context, spare []byte) ([]byte, bool) {
 		return b, true
 	}
 	return nil, true
+}
+
+// writeChunk is the most the writer hands the socket in one call. A
+// large batch is written in pieces so that the bytes written grow as the
+// peer takes them, not all at once at the end: the keepalive counts them
+// as a sign that a slow link still moves (see linkMoved).
+const writeChunk = 128 << 10
+
+// writeChunks writes b in pieces of at most writeChunk bytes, recording
+// each.
+func (c *Conn) writeChunks(b []byte) (int, error) {
+	total := 0
+	for total < len(b) {
+		n, err := c.nc.Write(b[total:min(len(b), total+writeChunk)])
+		c.out.wrote(n)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 // lingerTimeout bounds how long a closing connection whose reader stopped
