@@ -6,14 +6,14 @@ FUZZTIME    ?= 10000x
 LONGFUZZ    ?= 10m
 PKGS        := ./...
 
-.PHONY: run test lint vet staticcheck race fuzz-brief fuzz bench bench-peers bench-proto fmt
+.PHONY: run test lint vet staticcheck race fuzz-brief fuzz chaos chaos-lint soak bench bench-peers bench-proto fmt
 
 run:
 	$(GO) run ./cmd/chatter-echo demo
 
-test: lint race fuzz-brief
+test: lint race fuzz-brief chaos
 
-lint: vet staticcheck
+lint: vet staticcheck chaos-lint
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
@@ -25,6 +25,22 @@ staticcheck:
 
 race:
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+# The chaos harness (its own module, test/chaos): every fault scenario at a
+# small size, bounded by counts, and a 30-second soak, under the race
+# detector. CHAOS_SCALE=full runs the scenarios at full size.
+chaos:
+	cd test/chaos && $(GO) test -race -count=1 -timeout 15m ./...
+
+chaos-lint:
+	cd test/chaos && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
+
+# The soak alone, for SOAK (any duration; 10m by default), its plot drawn
+# to SOAK_PLOT (soak.png by default). Not part of make test.
+SOAK      ?= 10m
+SOAK_PLOT ?= $(CURDIR)/soak.png
+soak:
+	cd test/chaos && SOAK=$(SOAK) SOAK_PLOT=$(SOAK_PLOT) $(GO) test -count=1 -run '^TestSoak$$' -timeout 0 -v .
 
 # Every fuzz target for FUZZTIME each; the seed corpus lives in testdata/fuzz.
 # make test counts executions (-fuzztime=Nx), never a duration: a duration

@@ -52,6 +52,26 @@
 // reply to it; a reply is delivered exactly once, to Request or, if
 // Request gave up first, to Messages.
 //
+// # Delivery guarantees
+//
+// On one connection, messages arrive in the order they were sent, each at
+// most once, byte for byte. Send returning nil means the message is
+// queued, not that it arrived: it reaches the peer's Messages (or its
+// Request) unless the connection ends first — a socket error, a ping
+// timeout, the peer closing — and then what was still queued or on its way
+// is lost with the connection, never delivered twice nor on a later one
+// (Redial's next connection starts afresh; nothing is replayed).
+// [Stats].MessagesUnsent counts what this side had not yet written. Close
+// returning nil means everything queued was written to the socket, and
+// [Conn.Drain] returning nil the same for what was sent before it; Close
+// returns an error matching [ErrUnsent] when the flush timeout ran out
+// first. Written is not received: only an answer proves receipt, which is
+// what [Conn.Request] is for — it returns the reply or a [*RequestError],
+// never neither, and never hangs past its ctx. After a failure every
+// message this side had read is still delivered to Messages; after a local
+// Close the ones not yet delivered are dropped. test/chaos checks all of
+// this through a faulty network, message by message.
+//
 // # Lifecycle and concurrency
 //
 // A Conn runs three goroutines: a reader that decodes frames (and answers
@@ -120,6 +140,14 @@
 //     received, and a close if nothing at all arrives within the ping
 //     timeout after it. Payloads of unknown types arrive undecoded with
 //     [Msg.DecodeErr] instead of ending the connection.
+//
+// On either wire a ping timeout does not close a connection whose link is
+// seen to move — bytes read since the ping, a frame still arriving
+// included, or more written than the ping itself — so a slow link is not
+// taken for a dead one, while a black hole, which moves nothing, still is.
+// What neither wire can tell apart is a peer that says nothing while this
+// side's data, already in the socket buffers, takes longer than the ping
+// delay plus the timeout to reach it: give such links a longer timeout.
 //   - [WireAuto], for servers: each connection takes the generation of the
 //     first frame its client sends; nothing is sent before that.
 //

@@ -2,11 +2,8 @@ package chaos
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"syscall"
 	"testing"
 	"time"
 
@@ -140,24 +137,4 @@ func cutOnce(t *testing.T, v Variant, tx Toxic, before bool, seed uint64) cutRes
 		t.Errorf("%v %v: %v", v, tx, err)
 	}
 	return cr
-}
-
-// classify names how a connection ended, for the summary, and is the
-// check that the error is one of the clean ones a cut may give.
-func classify(err error) string {
-	switch {
-	case err == nil:
-		return "nil"
-	case errors.Is(err, chatter.ErrPeerClosed):
-		return "ErrPeerClosed"
-	case errors.Is(err, io.ErrUnexpectedEOF) && errors.Is(err, chatter.ErrProtocol):
-		return "ErrProtocol (stream ended inside a frame)"
-	case errors.Is(err, syscall.ECONNRESET):
-		return "ECONNRESET"
-	case errors.Is(err, syscall.EPIPE):
-		return "EPIPE"
-	case errors.Is(err, chatter.ErrProtocol):
-		return "ErrProtocol: " + errString(err)
-	}
-	return "other: " + errString(err)
 }

@@ -8,12 +8,15 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
+	"io"
 	"log/slog"
 	"math/big"
 	"net"
 	"runtime/pprof"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gochatter/gochatter/pkg/chatter"
@@ -100,7 +103,6 @@ type Side string
 const (
 	ClientSide Side = "client"
 	ServerSide Side = "server"
-	ProxySide  Side = "proxy"
 )
 
 // Do runs f with its goroutines, and every goroutine they start, labelled
@@ -115,17 +117,17 @@ func Do(ctx context.Context, side Side, f func(context.Context)) {
 type Server struct {
 	*chatter.Server
 	ledger *Ledger
-	// Push, if set, is how often the server sends a one-way message to
-	// each client; PushSizes draws their sizes.
+	// push, if set, is how often the server sends each client a one-way
+	// message; greet sends one as the client connects.
 	push  time.Duration
 	greet bool
-	// links are those the server's clients reach it through, for the
-	// records of the server's own sending connections.
-	links []*Link
 
 	mu       sync.Mutex
 	received uint64
-	last     string        // how the last connection ended
+	last     string // how the last connection ended
+	// links are those the server's clients reach it through, for the
+	// records of the server's own sending connections.
+	links    []*Link
 	handlers int           // running
 	idle     chan struct{} // closed when handlers drops to 0, then replaced
 }
@@ -257,11 +259,18 @@ func (s *Server) lastEnd() string {
 // SetLinks names the links the server's clients come through, for the
 // records of what the server sends them: a fault on any of them counts
 // against each connection.
-func (s *Server) SetLinks(l ...*Link) { s.links = l }
+func (s *Server) SetLinks(l ...*Link) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.links = l
+}
 
 // pushTo greets c and sends it one-way messages until it ends.
 func (s *Server) pushTo(ctx context.Context, c *chatter.Conn) {
-	rec := s.ledger.Conn("server→"+c.RemoteAddress(), s.links...)
+	s.mu.Lock()
+	links := s.links
+	s.mu.Unlock()
+	rec := s.ledger.Conn("server→"+c.RemoteAddress(), links...)
 	ln := s.ledger.Lane("push "+c.RemoteAddress(), rec)
 	sizes := NewSizes(uint64(time.Now().UnixNano()))
 	send := func() bool {
@@ -375,4 +384,24 @@ func errString(err error) string {
 		s = s[:160] + "…"
 	}
 	return s
+}
+
+// classify names how a connection ended, for the summary, and is the
+// check that the error is one of the clean ones a cut may give.
+func classify(err error) string {
+	switch {
+	case err == nil:
+		return "nil"
+	case errors.Is(err, chatter.ErrPeerClosed):
+		return "ErrPeerClosed"
+	case errors.Is(err, io.ErrUnexpectedEOF) && errors.Is(err, chatter.ErrProtocol):
+		return "ErrProtocol (stream ended inside a frame)"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "ECONNRESET"
+	case errors.Is(err, syscall.EPIPE):
+		return "EPIPE"
+	case errors.Is(err, chatter.ErrProtocol):
+		return "ErrProtocol: " + errString(err)
+	}
+	return "other: " + errString(err)
 }
