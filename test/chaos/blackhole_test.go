@@ -95,8 +95,8 @@ func testBlackHole(t *testing.T, v Variant) {
 		t.Errorf("%d of %d held requests returned when the connection ended", len(results), held)
 	}
 	for _, r := range results[:min(held, len(results))] {
-		if r.Err == nil || !errors.Is(r.Err, chatter.ErrClosed) {
-			t.Errorf("held request: %v, want an error wrapping ErrClosed", r.Err)
+		if !r.Closed {
+			t.Errorf("held request: %q, want an error wrapping ErrClosed", r.Err)
 		}
 		heldLast = r.At
 	}

@@ -39,10 +39,14 @@ type Event struct {
 	At time.Time
 }
 
-// HeldResult is how a held request ended.
+// HeldResult is how a held request ended: its error's text, whether it
+// matched ErrClosed, and when. Not the error itself: a *RequestError
+// names its conversation, and with it the connection, which a soak's
+// record must not keep alive.
 type HeldResult struct {
-	Err error
-	At  time.Time
+	Err    string // "" when the request had a reply
+	Closed bool
+	At     time.Time
 }
 
 // Client is a Redial loop with traffic: the daemon-style client the
@@ -57,12 +61,17 @@ type Client struct {
 	stopOnce sync.Once
 	stopErr  error
 
-	mu      sync.Mutex
-	events  []Event
-	changed chan struct{} // closed and replaced at every event
-	held    []HeldResult
-	lastOK  time.Time // the last successful request
-	gen     int
+	mu sync.Mutex
+	// events are the latest events, events[0] being event number base:
+	// older ones are dropped, so that a soak's memory does not grow with
+	// its reconnections.
+	events   []Event
+	base     int
+	connects int
+	changed  chan struct{} // closed and replaced at every event
+	held     []HeldResult  // the latest, as events
+	lastOK   time.Time     // the last successful request
+	gen      int
 
 	convs *ConvStats
 }
@@ -108,10 +117,23 @@ func (cl *Client) Stop() error {
 func (cl *Client) record(e chatter.RedialEvent) {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
+	e.Conn = nil // not kept alive by the record
 	cl.events = append(cl.events, Event{RedialEvent: e, At: time.Now()})
+	if e.State == chatter.Connected {
+		cl.connects++
+	}
+	if len(cl.events) > keepEvents {
+		n := len(cl.events) - keepEvents/2
+		cl.events = append(cl.events[:0:0], cl.events[n:]...)
+		cl.base += n
+	}
 	close(cl.changed)
 	cl.changed = make(chan struct{})
 }
+
+// keepEvents is how many of a client's latest events (and held requests'
+// results) are kept.
+const keepEvents = 1024
 
 // Await waits until an event after the first `after` matches ok, or d
 // passes.
@@ -119,13 +141,13 @@ func (cl *Client) Await(after int, d time.Duration, ok func(Event) bool) (Event,
 	deadline := time.Now().Add(d)
 	for {
 		cl.mu.Lock()
-		for _, e := range cl.events[min(after, len(cl.events)):] {
+		for _, e := range cl.events[min(max(after-cl.base, 0), len(cl.events)):] {
 			if ok(e) {
 				cl.mu.Unlock()
 				return e, true
 			}
 		}
-		after = len(cl.events)
+		after = cl.base + len(cl.events)
 		changed := cl.changed
 		cl.mu.Unlock()
 		left := time.Until(deadline)
@@ -139,20 +161,14 @@ func (cl *Client) Await(after int, d time.Duration, ok func(Event) bool) (Event,
 func (cl *Client) Events() int {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	return len(cl.events)
+	return cl.base + len(cl.events)
 }
 
 // Connects counts the Connected events.
 func (cl *Client) Connects() int {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	n := 0
-	for _, e := range cl.events {
-		if e.State == chatter.Connected {
-			n++
-		}
-	}
-	return n
+	return cl.connects
 }
 
 // LastOK is when a request last succeeded.
@@ -194,7 +210,14 @@ func (cl *Client) run(ctx context.Context, c *chatter.Conn) error {
 				_, err := c.Request(ctx, bytesData(p))
 				ln.Requested(seq, err)
 				cl.mu.Lock()
-				cl.held = append(cl.held, HeldResult{Err: err, At: time.Now()})
+				res := HeldResult{Closed: errors.Is(err, chatter.ErrClosed), At: time.Now()}
+				if err != nil {
+					res.Err = err.Error()
+				}
+				cl.held = append(cl.held, res)
+				if len(cl.held) > keepEvents {
+					cl.held = append(cl.held[:0:0], cl.held[len(cl.held)-keepEvents/2:]...)
+				}
 				cl.mu.Unlock()
 			}()
 		}

@@ -240,7 +240,7 @@ func (s *Server) serve(ctx context.Context, c *chatter.Conn) {
 	}
 	st := c.Stats()
 	for _, r := range senders {
-		r.Peer(st)
+		r.Peer(st, res)
 	}
 	// A connection that ended for any reason but a local close delivers
 	// everything it decoded.
@@ -316,11 +316,12 @@ type Receiver struct {
 	done    chan struct{}
 	n       uint64
 	answers map[chatter.Conversation]bool
+	senders map[*ConnRecord]bool // whose lanes came on this connection
 }
 
 // Receive starts reading c.
 func Receive(ledger *Ledger, c *chatter.Conn) *Receiver {
-	r := &Receiver{ledger: ledger, done: make(chan struct{}), answers: map[chatter.Conversation]bool{}}
+	r := &Receiver{ledger: ledger, done: make(chan struct{}), answers: map[chatter.Conversation]bool{}, senders: map[*ConnRecord]bool{}}
 	go func() {
 		defer close(r.done)
 		for m := range c.Messages() {
@@ -335,7 +336,9 @@ func Receive(ledger *Ledger, c *chatter.Conn) *Receiver {
 				}
 				r.answers[m.Conv] = true
 			default:
-				ledger.Receive(p)
+				if _, ln := ledger.Receive(p); ln != nil {
+					r.senders[ln.conn] = true
+				}
 			}
 			m.Release()
 		}
@@ -347,7 +350,11 @@ func Receive(ledger *Ledger, c *chatter.Conn) *Receiver {
 // how many replies Requests took from the connection.
 func (r *Receiver) Check(c *chatter.Conn, res error, replies uint64) {
 	<-r.done
-	if st := c.Stats(); res != nil && st.MessagesIn != r.n+replies {
+	st := c.Stats()
+	for s := range r.senders {
+		s.Peer(st, res)
+	}
+	if res != nil && st.MessagesIn != r.n+replies {
 		r.ledger.Problem("client connection %s: decoded %d messages, delivered %d and %d replies (ended: %v)",
 			c.LocalAddress(), st.MessagesIn, r.n, replies, res)
 	}

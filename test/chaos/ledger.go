@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gochatter/gochatter/pkg/chatter"
 )
@@ -25,19 +26,35 @@ import (
 // gap that no failure explains, a message lost after a graceful close, a
 // receiver that decoded more than it delivered — is a problem, and the
 // test fails with it.
+//
+// A soak makes tens of thousands of connections, so a ledger settles a
+// connection and its lanes once nothing more can come of them — the
+// connection has ended and its receiving end has too, or settleAfter has
+// passed — folding them into its totals and forgetting them: its memory
+// follows the connections alive, not all that ever were.
 type Ledger struct {
-	mu       sync.Mutex
-	lanes    []*Lane
-	conns    []*ConnRecord
-	problems []string
-	nProbs   int
+	mu          sync.Mutex
+	lanes       map[uint32]*Lane
+	nextLane    uint32
+	conns       map[*ConnRecord]bool
+	problems    []string
+	nProbs      int
+	settled     Tally // what the settled connections added up to
+	sinceSettle int
 }
+
+// settleAfter is how long after it ended a connection whose receiving end
+// never reported is settled anyway: longer than any scenario.s
+// timeouts, so that nothing can still be on its way.
+const settleAfter = 45 * time.Second
 
 // maxProblems is how many problems a ledger keeps the text of; the rest
 // are counted.
 const maxProblems = 40
 
-func NewLedger() *Ledger { return &Ledger{} }
+func NewLedger() *Ledger {
+	return &Ledger{lanes: map[uint32]*Lane{}, conns: map[*ConnRecord]bool{}}
+}
 
 func (l *Ledger) problemLocked(format string, args ...any) {
 	l.nProbs++
@@ -63,16 +80,20 @@ type ConnRecord struct {
 	marks  []Mark
 
 	ended   bool
+	endedAt time.Time
 	faulted bool
 	result  error         // what the sender's Close (or Wait) returned
 	stats   chatter.Stats // the sender's, once it ended
 	peer    *chatter.Stats
+	peerEnd error // how the receiving end ended
+	started time.Time
+	lanes   []*Lane
 }
 
 // Conn starts the record of a connection made just now, that crosses
 // one of links (nil ones are skipped): a fault on any of them counts.
 func (l *Ledger) Conn(name string, links ...*Link) *ConnRecord {
-	r := &ConnRecord{ledger: l, name: name}
+	r := &ConnRecord{ledger: l, name: name, started: time.Now()}
 	for _, link := range links {
 		if link != nil {
 			r.links = append(r.links, link)
@@ -80,7 +101,11 @@ func (l *Ledger) Conn(name string, links ...*Link) *ConnRecord {
 		}
 	}
 	l.mu.Lock()
-	l.conns = append(l.conns, r)
+	l.conns[r] = true
+	if l.sinceSettle++; l.sinceSettle >= 64 {
+		l.sinceSettle = 0
+		l.settleLocked(false)
+	}
 	l.mu.Unlock()
 	return r
 }
@@ -95,15 +120,27 @@ func (r *ConnRecord) End(result error, st chatter.Stats) {
 	}
 	r.ledger.mu.Lock()
 	defer r.ledger.mu.Unlock()
-	r.ended, r.faulted, r.result, r.stats = true, faulted, result, st
+	r.ended, r.endedAt, r.faulted, r.result, r.stats = true, time.Now(), faulted, result, st
 }
 
 // Peer records the statistics of the receiving end of the connection,
-// once it ended.
-func (r *ConnRecord) Peer(st chatter.Stats) {
+// once it ended and delivered what it read: nothing more of the
+// connection's can arrive.
+func (r *ConnRecord) Peer(st chatter.Stats, end error) {
 	r.ledger.mu.Lock()
 	defer r.ledger.mu.Unlock()
-	r.peer = &st
+	r.peer, r.peerEnd = &st, end
+}
+
+// history is what the links the connection crossed did while it lived,
+// for a problem's message.
+func (r *ConnRecord) history() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "lived %s to %s; receiving end: %v", r.started.Format("15:04:05.000"), r.endedAt.Format("15:04:05.000"), r.peerEnd)
+	for _, l := range r.links {
+		fmt.Fprintf(&b, "; %s: %s", l.name, l.historyBetween(r.started.Add(-time.Second), r.endedAt.Add(time.Second)))
+	}
+	return b.String()
 }
 
 // abrupt says whether the connection may have lost messages: a breaking
@@ -134,8 +171,10 @@ type Lane struct {
 func (l *Ledger) Lane(name string, conn *ConnRecord) *Lane {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	ln := &Lane{ledger: l, id: uint32(len(l.lanes)), name: name, conn: conn, last: -1, failed: map[uint64]bool{}}
-	l.lanes = append(l.lanes, ln)
+	ln := &Lane{ledger: l, id: l.nextLane, name: name, conn: conn, last: -1}
+	l.nextLane++
+	l.lanes[ln.id] = ln
+	conn.lanes = append(conn.lanes, ln)
 	return ln
 }
 
@@ -163,6 +202,9 @@ func (ln *Lane) result(seq uint64, err error, never bool) {
 	}
 	ln.ledger.mu.Lock()
 	defer ln.ledger.mu.Unlock()
+	if ln.failed == nil {
+		ln.failed = map[uint64]bool{}
+	}
 	ln.failed[seq] = never
 }
 
@@ -177,11 +219,15 @@ func (l *Ledger) Receive(p []byte) (payloadHeader, *Lane) {
 		l.problemLocked("received: %v", err)
 		return h, nil
 	}
-	if int(h.lane) >= len(l.lanes) {
+	ln := l.lanes[h.lane]
+	switch {
+	case ln == nil && h.lane < l.nextLane:
+		l.problemLocked("received: message %d of lane %d, settled already: its connection and receiver had ended", h.seq, h.lane)
+		return h, nil
+	case ln == nil:
 		l.problemLocked("received: lane %d was never opened", h.lane)
 		return h, nil
 	}
-	ln := l.lanes[h.lane]
 	switch {
 	case h.seq >= ln.next:
 		l.problemLocked("%s: received message %d, which was never sent", ln.name, h.seq)
@@ -230,7 +276,7 @@ func (ln *Lane) outcome() (failed, rest uint64) {
 func (l *Ledger) Delivered() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n := uint64(0)
+	n := l.settled.Delivered
 	for _, ln := range l.lanes {
 		n += ln.delivered
 	}
@@ -242,7 +288,7 @@ func (l *Ledger) Delivered() uint64 {
 func (l *Ledger) LostSoFar() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n := uint64(0)
+	n := l.settled.Lost
 	for _, ln := range l.lanes {
 		if ln.conn.ended && ln.conn.abrupt() {
 			_, rest := ln.outcome()
@@ -289,14 +335,42 @@ func (t Tally) Err() error {
 func (l *Ledger) Tally() Tally {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var t Tally
-	lost := map[*ConnRecord]uint64{}
-	for _, ln := range l.lanes {
-		r := ln.conn
-		if !r.ended {
-			l.problemLocked("%s: connection %s never ended", ln.name, r.name)
+	l.settleLocked(true)
+	t := l.settled
+	t.Problems = append([]string(nil), l.problems...)
+	t.NProblems = l.nProbs
+	return t
+}
+
+// settleLocked settles the connections nothing more can come of (with
+// all, every one: the end of a test), adding them to l.settled.
+func (l *Ledger) settleLocked(all bool) {
+	now := time.Now()
+	for r := range l.conns {
+		done := r.ended && (r.peer != nil || now.Sub(r.endedAt) > settleAfter)
+		if !all && !done {
 			continue
 		}
+		if !r.ended {
+			l.problemLocked("connection %s never ended", r.name)
+		}
+		l.settleConnLocked(r)
+		delete(l.conns, r)
+	}
+}
+
+// settleConnLocked adds a connection and its lanes to the totals, and
+// checks what it lost.
+func (l *Ledger) settleConnLocked(r *ConnRecord) {
+	t := &l.settled
+	t.Conns++
+	t.Unsent += r.stats.MessagesUnsent
+	if r.abrupt() {
+		t.Abrupt++
+	}
+	lost := uint64(0)
+	for _, ln := range r.lanes {
+		delete(l.lanes, ln.id)
 		failed, rest := ln.outcome()
 		t.Sent += ln.next
 		t.Delivered += ln.delivered
@@ -304,43 +378,31 @@ func (l *Ledger) Tally() Tally {
 		if rest == 0 {
 			continue
 		}
-		switch {
-		case r.abrupt():
-			t.Lost += rest
-			lost[r] += rest
-		default:
-			l.problemLocked("%s: %d messages accepted on %s and never delivered, though it closed gracefully (close: %v)",
-				ln.name, rest, r.name, r.result)
-		}
-	}
-	for _, r := range l.conns {
-		t.Conns++
-		t.Unsent += r.stats.MessagesUnsent
 		if r.abrupt() {
-			t.Abrupt++
-		}
-		n := lost[r]
-		if n == 0 {
-			continue
-		}
-		// What was lost must fit in what the sender had not written whole
-		// plus what was in the network: the bytes it wrote that the
-		// receiver never read, each message at least a payload header, and
-		// one frame cut short.
-		var peerIn uint64
-		if r.peer != nil {
-			peerIn = r.peer.BytesIn
-		}
-		inNetwork := uint64(0)
-		if r.stats.BytesOut > peerIn {
-			inNetwork = (r.stats.BytesOut-peerIn)/headerSize + 1
-		}
-		if bound := r.stats.MessagesUnsent + inNetwork; n > bound {
-			l.problemLocked("%s: %d messages lost, more than the %d unsent and the at most %d in the network (%d bytes written, %d read by the peer)",
-				r.name, n, r.stats.MessagesUnsent, inNetwork, r.stats.BytesOut, peerIn)
+			t.Lost += rest
+			lost += rest
+		} else {
+			l.problemLocked("%s: %d messages accepted on %s and never delivered, though it closed gracefully (close: %v; %s)",
+				ln.name, rest, r.name, r.result, r.history())
 		}
 	}
-	t.Problems = append([]string(nil), l.problems...)
-	t.NProblems = l.nProbs
-	return t
+	if lost == 0 {
+		return
+	}
+	// What was lost must fit in what the sender had not written whole plus
+	// what was in the network: the bytes it wrote that the receiver never
+	// read, each message at least a payload header, and one frame cut
+	// short.
+	var peerIn uint64
+	if r.peer != nil {
+		peerIn = r.peer.BytesIn
+	}
+	inNetwork := uint64(0)
+	if r.stats.BytesOut > peerIn {
+		inNetwork = (r.stats.BytesOut-peerIn)/headerSize + 1
+	}
+	if bound := r.stats.MessagesUnsent + inNetwork; lost > bound {
+		l.problemLocked("%s: %d messages lost, more than the %d unsent and the at most %d in the network (%d bytes written, %d read by the peer)",
+			r.name, lost, r.stats.MessagesUnsent, inNetwork, r.stats.BytesOut, peerIn)
+	}
 }

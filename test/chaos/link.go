@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/rs/zerolog"
@@ -31,11 +32,40 @@ type Link struct {
 	proxy backend
 	op    sync.Mutex // serializes operations on the proxy
 
-	mu       sync.Mutex // the record, below
+	mu       sync.Mutex  // the record, below
+	log      []linkEvent // the latest operations, for problems' messages
 	toxics   map[string]Toxic
 	breaking int    // breaking toxics in place, plus one while down
 	epoch    uint64 // counts the breaking faults that began
 	down     bool
+}
+
+// linkEvent is an operation on a link, and when it began and ended.
+type linkEvent struct {
+	what       string
+	start, end time.Time
+}
+
+// note records an operation that began at start; call with mu held.
+func (l *Link) note(what string, start time.Time) {
+	l.log = append(l.log, linkEvent{what, start, time.Now()})
+	if len(l.log) > 64 {
+		l.log = append(l.log[:0:0], l.log[32:]...)
+	}
+}
+
+// historyBetween lists the operations that overlap [from, to].
+func (l *Link) historyBetween(from, to time.Time) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var parts []string
+	for _, e := range l.log {
+		if e.end.Before(from) || e.start.After(to) {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %s–%s", e.what, e.start.Format("05.000"), e.end.Format("05.000")))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // NewLink starts a proxy in this process, on 127.0.0.1, in front of
@@ -63,6 +93,7 @@ func (l *Link) Add(t Toxic) error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	l.mu.Lock()
 	l.toxics[t.Name] = t
 	if t.Breaking {
@@ -70,7 +101,11 @@ func (l *Link) Add(t Toxic) error {
 		l.epoch++
 	}
 	l.mu.Unlock()
-	if err := l.proxy.addToxic(string(body)); err != nil {
+	err = l.proxy.addToxic(string(body))
+	l.mu.Lock()
+	l.note("add "+t.Name, start)
+	l.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("chaos: %s: add %v: %w", l.name, t, err)
 	}
 	return nil
@@ -91,7 +126,12 @@ func (l *Link) remove(name string) error {
 	if !ok {
 		return nil
 	}
-	if err := l.proxy.removeToxic(name); err != nil {
+	start := time.Now()
+	err := l.proxy.removeToxic(name)
+	l.mu.Lock()
+	l.note("remove "+name, start)
+	l.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("chaos: %s: remove %s: %w", l.name, name, err)
 	}
 	l.mu.Lock()
@@ -175,8 +215,13 @@ func (l *Link) reset() error {
 	if down {
 		return nil
 	}
+	start := time.Now()
 	l.proxy.stop()
-	if err := l.proxy.start(); err != nil {
+	err := l.proxy.start()
+	l.mu.Lock()
+	l.note("reset", start)
+	l.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("chaos: restart proxy %s: %w", l.name, err)
 	}
 	return nil
@@ -196,7 +241,11 @@ func (l *Link) Down() {
 	l.breaking++
 	l.epoch++
 	l.mu.Unlock()
+	start := time.Now()
 	l.proxy.stop()
+	l.mu.Lock()
+	l.note("down", start)
+	l.mu.Unlock()
 }
 
 // Up brings the link back after Down, on the same address.
@@ -209,10 +258,12 @@ func (l *Link) Up() error {
 	if !down {
 		return nil
 	}
+	start := time.Now()
 	if err := l.proxy.start(); err != nil {
 		return fmt.Errorf("chaos: restart proxy %s: %w", l.name, err)
 	}
 	l.mu.Lock()
+	l.note("up", start)
 	l.down = false
 	l.breaking--
 	l.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"testing"
 	"time"
@@ -152,6 +153,9 @@ func soak(t *testing.T, d time.Duration, plotFile string) {
 		}
 	}
 	tick.Stop()
+	if f := os.Getenv("SOAK_HEAP"); f != "" {
+		writeHeapProfile(t, f)
+	}
 	// The clients first: with their flows gone, a toxic being taken off
 	// one comes off at once.
 	cancel()
@@ -287,4 +291,18 @@ func fitSlope(samples []Sample, value func(Sample) float64) float64 {
 		return 0
 	}
 	return (n*sxy - sx*sy) / den
+}
+
+// writeHeapProfile writes the heap profile to file, for a look at what a
+// soak holds while it runs.
+func writeHeapProfile(t *testing.T, file string) {
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		t.Fatal(err)
+	}
 }
