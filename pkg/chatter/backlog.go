@@ -1,6 +1,6 @@
 package chatter
 
-// backlog is the supervisor's FIFO of messages waiting for room in the
+// backlog is the deliverer's FIFO of messages waiting for room in the
 // Messages channel. It grows in fixed chunks, so a burst costs no copying of
 // what is already queued and the memory of a drained burst goes back at
 // once; one spare chunk is kept for the next burst.
@@ -38,10 +38,8 @@ func (b *backlog) push(m Msg) {
 	b.len++
 }
 
-// front returns the oldest message; the backlog must not be empty.
-func (b *backlog) front() Msg { return b.head.msgs[b.head.start] }
-
-// frontRef is front without the copy.
+// frontRef returns the oldest message, in place; the backlog must not be
+// empty.
 func (b *backlog) frontRef() *Msg { return &b.head.msgs[b.head.start] }
 
 // pop drops the oldest message.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"sync/atomic"
 	"time"
 
 	"github.com/gochatter/gochatter/pkg/aio"
@@ -21,9 +20,10 @@ import (
 // order they were read; [Conn.Send], [Conn.Request] and every other method
 // may be called from any number of goroutines.
 //
-// A connection runs a reader, a writer and a supervisor goroutine (and,
-// once a conversation timeout has fired, one that runs the callbacks). Its
-// lifecycle is its own methods: [Conn.Close] ends it and waits for them,
+// A connection runs its supervisor, which reads the socket and owns the
+// connection's state, and while they have work a writer, a deliverer and
+// a goroutine for conversation timeout callbacks (see the package doc).
+// Its lifecycle is its own methods: [Conn.Close] ends it and waits for them,
 // [Conn.Done] is closed once they have all returned, [Conn.Wait] waits for
 // that, [Conn.Err] says why it ended, and [Conn.Context] is cancelled when it
 // begins closing, for goroutines of the application bound to it.
@@ -43,12 +43,15 @@ type Conn struct {
 	remote string
 
 	group *aio.Group
-	out   *outbox
-	sup   *supervisor
+	sup   *supervisor // the supervisor's state: the supervisor's alone
+	mail  mailbox     // how other goroutines reach the supervisor
+	out   *outbox     // what waits to be written
+	msgs  chan Msg    // Messages
 	stats connStats
-	// released, if set, runs once the socket is closed (a server counting
-	// its connections).
-	released func()
+	life  lifecycle
+	// releaseSocket, if set, runs once the socket is closed (a server
+	// counting its connections).
+	releaseSocket func()
 
 	// owner is the Closing channel of the server group that owns the
 	// connection, nil for others: closing the server drops what is
@@ -56,21 +59,14 @@ type Conn struct {
 	owner <-chan struct{}
 
 	// handshakeDeadline, on a server connection, is when the handshake
-	// timeout ends; the reader enforces it for a WireAuto first frame.
+	// timeout ends; the supervisor enforces it for a WireAuto first frame.
 	handshakeDeadline time.Time
 
-	// wire is the connection's generation (a Wire); WireAuto until the
-	// reader decides it from the first frame, and then wireReady closes.
-	wire      atomic.Uint32
+	// wire is the connection's generation; on a WireAuto connection the
+	// supervisor writes it once, from the first frame, and then closes
+	// wireReady: read it only after wireReady (Wire does).
+	wire      Wire
 	wireReady chan struct{}
-
-	// lastRead is when the reader last read bytes from the socket, in
-	// monotonic nanoseconds since monoEpoch (0: never): published by the
-	// reader after every read, read by the keepalive. It is a statistic,
-	// like Stats' counters, not a decision: the supervisor decides.
-	lastRead atomic.Int64
-
-	life lifecycle
 }
 
 // Connect dials a Chatter server at address (tcp+sbs://HOST:PORT or
@@ -143,13 +139,20 @@ func NewConn(nc net.Conn, repo *sbs.Repository, opts ...Option) (*Conn, error) {
 	return newConn(nc, raw, repo, cfg, s, aio.NewGroup(), nil, time.Time{}, nil), nil
 }
 
-// readBufferSize is the reader's starting buffer; it grows with large
-// frames and shrinks back when they are gone.
+// readBufferSize is the supervisor's starting read buffer; it grows with
+// large frames and shrinks back when they are gone.
 const readBufferSize = 512
 
-// newConn starts the connection's goroutines in g. A server gives the end
-// of the connection's handshake timeout, which the reader enforces on a
-// WireAuto connection's first frame.
+// messagesChannelSize is the Messages channel's buffer. When the
+// application falls behind, the rest of the receive queue waits with a
+// deliverer (delivery.go), which exists only then: an idle connection
+// does not hold a buffer of the whole queue's size.
+const messagesChannelSize = 16
+
+// newConn starts the connection's supervisor in g; the writer starts when
+// there is something to write. A server gives the end of the connection's
+// handshake timeout, which the supervisor enforces on a WireAuto
+// connection's first frame.
 func newConn(nc, raw net.Conn, repo *sbs.Repository, cfg *config, s scheme, g, owner *aio.Group, handshakeDeadline time.Time, released func()) *Conn {
 	c := &Conn{
 		handshakeDeadline: handshakeDeadline,
@@ -161,16 +164,21 @@ func newConn(nc, raw net.Conn, repo *sbs.Repository, cfg *config, s scheme, g, o
 		local:             formatAddress(s, nc.LocalAddr()),
 		remote:            formatAddress(s, nc.RemoteAddr()),
 		group:             g,
-		out:               newOutbox(cfg.sendBufferSize),
+		wire:              cfg.wire,
 		wireReady:         make(chan struct{}),
-		released:          released,
+		releaseSocket:     released,
 	}
-	c.life.readerExited = make(chan struct{})
-	c.life.init()
+	size := messagesChannelSize
+	if q := cfg.queueSize; q > 0 && q < size {
+		size = q
+	}
+	c.msgs = make(chan Msg, size)
+	c.mail = mailbox{c: c, kick: make(chan struct{}, 1)}
+	c.life.supervisorDone = make(chan struct{})
+	c.out = newOutbox(cfg.sendBufferSize, func() bool { return g.Spawn(c.writeLoop) == nil })
 	if owner != nil {
 		c.owner = owner.Closing()
 	}
-	c.wire.Store(uint32(cfg.wire))
 	if cfg.wire != WireAuto {
 		close(c.wireReady)
 	}
@@ -178,56 +186,44 @@ func newConn(nc, raw net.Conn, repo *sbs.Repository, cfg *config, s scheme, g, o
 	if o := cfg.observer; o != nil {
 		o.Opened(c) // before any goroutine can report it Closed
 	}
-	// The supervisor starts first: it alone closes the Messages channel,
-	// and a reader that hit the end of the stream before the supervisor
-	// existed would otherwise leave that channel open for ever. The reader
-	// starts last, so that it never runs without the writer that closes the
-	// socket. Spawn fails only on a closing group (a server closing while
-	// it accepts).
-	// The goroutines all wait on the group's context; its channel is made
-	// here, on the caller's stack, and not by the first of them to wait:
-	// an allocation deep in a goroutine's first wait would double that
-	// goroutine's stack for the rest of an idle connection's life.
-	_ = g.Context().Done()
 	if g.Spawn(c.sup.run) != nil {
-		close(c.life.readerExited)
-		close(c.sup.msgs)
-		c.life.exited(3)
-		c.abandon()
-		return c
-	}
-	if g.Spawn(c.writeLoop) != nil {
-		close(c.life.readerExited)
-		c.life.exited(2)
-		c.abandon()
-		return c
-	}
-	if g.Spawn(c.readLoop) != nil {
-		close(c.life.readerExited)
-		c.life.exited(1) // the writer, which is running, closes the socket
+		// The group was closing already (a server closing while it
+		// accepts): the connection ends before it began.
+		c.begin(ErrClosed, true, modeAbort)
+		close(c.msgs)
+		c.raw.Close()
+		c.released()
+		close(c.life.supervisorDone)
 	}
 	return c
 }
 
-// abandon ends a connection whose writer never started (its group was
-// closing already): sends fail, and the socket closes at once.
-func (c *Conn) abandon() {
-	c.stop(ErrClosed, true, modeAbort)
-	rest, msgs := c.out.fail(c.closedErr())
-	c.dropped(rest, 0, msgs)
-	c.abortSocket()
+// released runs once the socket is closed.
+func (c *Conn) released() {
+	if c.releaseSocket != nil {
+		c.releaseSocket()
+	}
+	if o := c.cfg.observer; o != nil {
+		o.Closed(c, c.Err())
+	}
 }
 
 // Wire reports the connection's wire generation; WireAuto while a server
 // connection in auto mode has not yet received its first frame.
-func (c *Conn) Wire() Wire { return Wire(c.wire.Load()) }
+func (c *Conn) Wire() Wire {
+	select {
+	case <-c.wireReady:
+		return c.wire
+	default:
+		return WireAuto
+	}
+}
 
-// decideWire fixes an auto connection's generation. The reader calls it
-// once, with the first frame.
+// decideWire fixes an auto connection's generation. The supervisor calls
+// it once, with the first frame.
 func (c *Conn) decideWire(w Wire) {
-	c.wire.Store(uint32(w))
+	c.wire = w
 	close(c.wireReady)
-	signal(c.out.kick) // the supervisor starts the keepalive
 	c.log.Info("chatter: wire generation decided by the first frame", "local", c.local, "remote", c.remote, "wire", w)
 }
 
@@ -262,7 +258,7 @@ func (c *Conn) RemoteAddress() string { return c.remote }
 // already in the channel's buffer stay readable). Replies to [Conn.Request]
 // do not appear here. Messages and Receive share one stream: use one or the
 // other.
-func (c *Conn) Messages() <-chan Msg { return c.sup.msgs }
+func (c *Conn) Messages() <-chan Msg { return c.msgs }
 
 // DiscardMessages tells the connection that the application will not read
 // [Conn.Messages]: received messages that are not replies to a Request are
@@ -271,17 +267,14 @@ func (c *Conn) Messages() <-chan Msg { return c.sup.msgs }
 // sends needs it, or its bounded receive queue fills, and then it stops
 // reading the socket (and sees no more pongs or replies). Messages is still
 // closed when the connection ends.
-func (c *Conn) DiscardMessages() {
-	c.life.discarding.Store(true) // before the event: see readBatch
-	c.out.post(supEvent{kind: evDiscard})
-}
+func (c *Conn) DiscardMessages() { c.mail.post(event{kind: evDiscard}) }
 
 // Receive returns the next received message, waiting for it until ctx
 // ends. Once every message has been delivered and reading has ended it
 // returns an error wrapping ErrClosed and the reason.
 func (c *Conn) Receive(ctx context.Context) (Msg, error) {
 	select {
-	case m, ok := <-c.sup.msgs:
+	case m, ok := <-c.msgs:
 		if !ok {
 			return Msg{}, c.closedErr()
 		}
@@ -289,7 +282,7 @@ func (c *Conn) Receive(ctx context.Context) (Msg, error) {
 	default:
 	}
 	select {
-	case m, ok := <-c.sup.msgs:
+	case m, ok := <-c.msgs:
 		if !ok {
 			return Msg{}, c.closedErr()
 		}

@@ -81,9 +81,9 @@ type convKey struct {
 func keyOf(c Conversation) convKey { return convKey{c.FirstID, c.Owner} }
 
 // conversations is the state of the conversation timeouts a connection
-// has armed. It belongs to the supervisor goroutine; senders reach it only
-// through events in the outbox's mailbox. (Requests waiting for their
-// reply are in the reply table, replies.)
+// has armed. It belongs to the supervisor; senders reach it only through
+// events in its mailbox. (Requests waiting for their reply are in the
+// reply table, replies.go.)
 type conversations struct {
 	timeouts map[convKey]*convTimer
 	heap     timerHeap

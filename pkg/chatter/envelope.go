@@ -30,8 +30,17 @@ type envelope struct {
 	module             string // "" for a builtin type (legacy: Maybe's Nothing)
 	typ                string
 	payload            []byte
-	current            bool // encode as HatChatter.Msg rather than Hat.Msg
+	// payloadTail, when set, follows payload: the encoded payload is the
+	// two together. A sender points it at the application's own bytes (a
+	// Bytes value, a RawPayload) so that they are copied once, into the
+	// outbox, rather than first into a payload buffer. Decoding never sets
+	// it.
+	payloadTail []byte
+	current     bool // encode as HatChatter.Msg rather than Hat.Msg
 }
+
+// payloadLen is the encoded payload's length.
+func (e *envelope) payloadLen() int { return len(e.payload) + len(e.payloadTail) }
 
 // currentTypeLen is the length of the current generation's type string:
 // Module.Type, or the bare name of a builtin type.
@@ -46,13 +55,13 @@ func (e *envelope) currentTypeLen() int {
 func (e *envelope) sizeBody() int {
 	n := sbs.SizeInteger(e.id) + sbs.SizeInteger(e.first) + 3
 	if e.current {
-		return n + sbs.SizeBytes(e.currentTypeLen()) + sbs.SizeBytes(len(e.payload))
+		return n + sbs.SizeBytes(e.currentTypeLen()) + sbs.SizeBytes(e.payloadLen())
 	}
 	n++ // the Maybe's index
 	if e.module != "" {
 		n += sbs.SizeBytes(len(e.module))
 	}
-	return n + sbs.SizeBytes(len(e.typ)) + sbs.SizeBytes(len(e.payload))
+	return n + sbs.SizeBytes(len(e.typ)) + sbs.SizeBytes(e.payloadLen())
 }
 
 // appendBody appends the body's SBS encoding.
@@ -77,7 +86,8 @@ func (e *envelope) appendBody(b []byte) []byte {
 		b = sbs.AppendString(b, e.module)
 		b = sbs.AppendString(b, e.typ)
 	}
-	return sbs.AppendBytes(b, e.payload)
+	b = sbs.AppendInteger(b, int64(e.payloadLen()))
+	return append(append(b, e.payload...), e.payloadTail...)
 }
 
 // appendFrame appends the whole frame carrying e.
@@ -85,8 +95,7 @@ func (e *envelope) appendFrame(b []byte) []byte {
 	return e.appendBody(appendFrameHeader(b, e.sizeBody()))
 }
 
-// appendFrameHeader appends m and k for a body of n bytes, k in the fewest
-// bytes (at least one), as the original writes it.
+// frameError is a malformed frame body: what was wrong and in which field.
 type frameError struct {
 	msg   string // Hat.Msg or HatChatter.Msg
 	field string

@@ -72,6 +72,10 @@ func (e *RequestError) Unwrap() []error {
 	return []error{e.Err}
 }
 
+// errClosing: a send gave up waiting for room because the connection
+// began closing; callers report the connection's reason instead.
+var errClosing = errors.New("chatter: connection closing")
+
 // AddressError reports an address that cannot be used, and why.
 type AddressError struct {
 	Address string

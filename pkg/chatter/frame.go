@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync/atomic"
 	"time"
 )
 
@@ -12,6 +11,8 @@ import (
 // body's encoding is envelope.go's; this file only cuts the stream into
 // bodies, and writes the header in front of one.
 
+// appendFrameHeader appends m and k for a body of n bytes, k in the fewest
+// bytes (at least one), as the original writes it.
 func appendFrameHeader(b []byte, n int) []byte {
 	m := 1
 	for v := uint64(n) >> 8; v > 0; v >>= 8 {
@@ -24,11 +25,13 @@ func appendFrameHeader(b []byte, n int) []byte {
 	return b
 }
 
-// frameError is a malformed frame body: what was wrong and in which field.
-
 // frameReader splits a byte stream into frame bodies. It owns one buffer
 // that grows with what actually arrives, never with what a header claims,
 // so a hostile length costs nothing until its bytes are sent.
+//
+// Its reads may be cut short by a deadline (the supervisor's timers, or an
+// interrupt): next then returns the error and keeps what it has read, and
+// the next call goes on from there, a large frame's own buffer included.
 type frameReader struct {
 	r       io.Reader
 	max     int
@@ -40,81 +43,33 @@ type frameReader struct {
 	// row found the buffer empty and much larger than needed.
 	last     int
 	smallRun int
-	// total counts the bytes read, for Stats.
+	// total counts the bytes read, for Stats and the keepalive.
 	total int64
 	// busy is set when the last read filled the buffer.
 	busy bool
 	// own is set when the last body returned has a buffer of its own,
 	// which the caller may keep (and hand back: see Msg.Release).
 	own *frameBuf
-	// timer, when set, bounds how long one frame may take to arrive.
-	timer *frameTimer
-	// lastRead, when set, is stamped with the time of every read that
-	// brought bytes (see Conn.lastRead).
-	lastRead *atomic.Int64
+	// large is the large frame being read into a buffer of its own, when a
+	// read was cut short in its middle (see readLarge); inLarge says one
+	// is. A value, not a pointer: a stream of large frames allocates
+	// nothing for it.
+	large   largeRead
+	inLarge bool
+	// partial is when the frame now incomplete began to wait for its next
+	// bytes; zero when no frame is incomplete. onPartial, when set, is
+	// told as soon as one is: the supervisor bounds how long it may take
+	// (the frame-read timeout).
+	partial   time.Time
+	onPartial func()
 }
 
-// stamp publishes that bytes were just read.
-func (f *frameReader) stamp() {
-	if f.lastRead != nil {
-		f.lastRead.Store(int64(time.Since(monoEpoch)))
-	}
-}
-
-// frameTimer owns the reader's deadline. It enforces the frame-read
-// timeout: from the moment the reader has part of a frame and must wait
-// for the rest, the whole frame has to arrive within the timeout, so a peer
-// trickling bytes cannot hold the connection (and its buffer) forever. And
-// while limit is set — a WireAuto server's handshake, until the first
-// frame has shown the generation — no read waits past it.
-type frameTimer struct {
-	conn    interface{ SetReadDeadline(time.Time) error }
-	timeout time.Duration // per frame; 0: none
-	limit   time.Time     // the handshake deadline; zero: none
-	// stopped says whether the reader is being stopped (closing, or a
-	// server's Shutdown) and by when it must be.
-	stopped func() (time.Time, bool)
-	armed   bool
-}
-
-func (t *frameTimer) arm() {
-	if t.armed || t.timeout == 0 {
-		return
-	}
-	t.armed = true
-	d := time.Now().Add(t.timeout)
-	if !t.limit.IsZero() && t.limit.Before(d) {
-		d = t.limit
-	}
-	t.conn.SetReadDeadline(d)
-	t.reassert()
-}
-
-func (t *frameTimer) disarm() {
-	if !t.armed {
-		return
-	}
-	t.armed = false
-	t.conn.SetReadDeadline(t.limit)
-	t.reassert()
-}
-
-// setLimit starts (or, with the zero time, ends) the handshake deadline.
-func (t *frameTimer) setLimit(d time.Time) {
-	t.limit = d
-	if !t.armed {
-		t.conn.SetReadDeadline(d)
-		t.reassert()
-	}
-}
-
-// reassert keeps the read deadline that stops the reader in force: Close
-// and Shutdown set it from another goroutine, and a deadline set here just
-// after would otherwise replace it.
-func (t *frameTimer) reassert() {
-	if d, ok := t.stopped(); ok {
-		t.conn.SetReadDeadline(d)
-	}
+// largeRead is a large frame in progress.
+type largeRead struct {
+	fb     *frameBuf // pooled, or nil
+	body   []byte
+	header int // bytes of the frame's header
+	k      int // bytes of its body
 }
 
 func newFrameReader(r io.Reader, maxBody, initial int) *frameReader {
@@ -124,6 +79,9 @@ func newFrameReader(r io.Reader, maxBody, initial int) *frameReader {
 // next returns the body of the next frame. The body aliases the reader's
 // buffer and is valid until the next call.
 func (f *frameReader) next() (body []byte, err error) {
+	if f.inLarge {
+		return f.readLarge()
+	}
 	f.release()
 	// Header: m, then m bytes of k.
 	if err := f.fill(1); err != nil {
@@ -139,7 +97,8 @@ func (f *frameReader) next() (body []byte, err error) {
 	}
 	f.own = nil
 	if int(k) >= largeFrameSize && f.end-f.start < 1+m+int(k) {
-		return f.readLarge(1+m, int(k))
+		f.startLarge(1+m, int(k))
+		return f.readLarge()
 	}
 	if err := f.fill(1 + m + int(k)); err != nil {
 		return nil, unexpected(err)
@@ -147,9 +106,7 @@ func (f *frameReader) next() (body []byte, err error) {
 	body = f.buf[f.start+1+m : f.start+1+m+int(k)]
 	f.start += 1 + m + int(k)
 	f.last = 1 + m + int(k)
-	if f.timer != nil {
-		f.timer.disarm()
-	}
+	f.partial = time.Time{}
 	return body, nil
 }
 
@@ -175,52 +132,67 @@ const largeFrameSize = 32 << 10
 // arrive; beyond it the buffer grows with what is received.
 const largeUpfront = 256 << 10
 
-// readLarge reads a frame body of k bytes, after a header of h bytes, into
-// its own buffer. Past largeUpfront the buffer grows with the bytes
-// received (at most doubling), never with what the header claims.
-func (f *frameReader) readLarge(h, k int) ([]byte, error) {
+// startLarge begins reading a frame body of k bytes, after a header of h
+// bytes, into a buffer of its own: a released one that fits (see
+// Msg.Release), or a new one of at most largeUpfront bytes to begin with.
+func (f *frameReader) startLarge(h, k int) {
 	have := f.end - f.start - h
-	fb := pooledFrameBuf(k)
-	var body []byte
-	if fb != nil {
-		body = fb.b[:have]
+	f.large = largeRead{fb: pooledFrameBuf(k), header: h, k: k}
+	l := &f.large
+	if l.fb != nil {
+		l.body = l.fb.b[:have]
 	} else {
-		body = make([]byte, have, min(k, max(2*have, largeUpfront)))
+		l.body = make([]byte, have, min(k, max(2*have, largeUpfront)))
 	}
-	copy(body, f.buf[f.start+h:f.end])
+	copy(l.body, f.buf[f.start+h:f.end])
 	f.start, f.end = 0, 0
-	if f.timer != nil {
-		f.timer.arm()
-	}
-	for len(body) < k {
-		if len(body) == cap(body) {
-			nb := make([]byte, len(body), min(k, 2*cap(body)))
-			copy(nb, body)
-			body = nb
+	f.inLarge = true
+}
+
+// readLarge reads the rest of the large frame in progress. Past
+// largeUpfront its buffer grows with the bytes received (at most
+// doubling), never with what the header claims. A read cut short leaves
+// it in progress, for the next call.
+func (f *frameReader) readLarge() ([]byte, error) {
+	l := &f.large
+	for len(l.body) < l.k {
+		if len(l.body) == cap(l.body) {
+			nb := make([]byte, len(l.body), min(l.k, 2*cap(l.body)))
+			copy(nb, l.body)
+			l.body = nb
+		}
+		if f.partial.IsZero() {
+			f.waitPartial()
 		}
 		// Never past k: a pooled buffer may be larger than this frame,
 		// and what follows belongs to the next one.
-		r, err := f.r.Read(body[len(body):min(cap(body), k)])
-		body = body[:len(body)+r]
+		r, err := f.r.Read(l.body[len(l.body):min(cap(l.body), l.k)])
+		l.body = l.body[:len(l.body)+r]
 		f.total += int64(r)
-		if r > 0 {
-			f.stamp()
-		}
-		if err != nil && len(body) < k {
+		if err != nil && len(l.body) < l.k {
 			return nil, unexpected(err)
 		}
 	}
+	fb := l.fb
 	if fb == nil {
 		fb = &frameBuf{}
 	}
-	fb.b = body
-	body = body[:k:k]
-	f.last = h + k
+	fb.b = l.body
+	body := l.body[:l.k:l.k]
+	f.last = l.header + l.k
+	f.large, f.inLarge = largeRead{}, false
 	f.own = fb
-	if f.timer != nil {
-		f.timer.disarm()
-	}
+	f.partial = time.Time{}
 	return body, nil
+}
+
+// waitPartial notes that a frame is incomplete and its reader about to
+// wait for the rest.
+func (f *frameReader) waitPartial() {
+	f.partial = time.Now()
+	if f.onPartial != nil {
+		f.onPartial()
+	}
 }
 
 // buffered reports whether a complete frame is already in the buffer.
@@ -257,16 +229,13 @@ func (f *frameReader) fill(n int) error {
 		if f.end == len(f.buf) {
 			f.makeRoom(n)
 		}
-		if f.timer != nil && f.end > f.start {
-			f.timer.arm()
+		if f.end > f.start && f.partial.IsZero() {
+			f.waitPartial()
 		}
 		free := len(f.buf) - f.end
 		r, err := f.r.Read(f.buf[f.end:])
 		f.end += r
 		f.total += int64(r)
-		if r > 0 {
-			f.stamp()
-		}
 		// A read that fills all the space offered suggests more is waiting:
 		// let the buffer grow so a busy stream takes fewer, larger reads.
 		f.busy = r == free

@@ -2,213 +2,13 @@ package chatter
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/gochatter/gochatter/pkg/sbs"
 )
-
-// readLoop reads frames, decodes them and hands them to the supervisor in
-// batches: every frame already buffered is decoded before the batch goes,
-// so a busy connection pays for one channel hand-off per read, not per
-// message. Pings are answered here, at once.
-//
-// When reading ends for any reason but a close of the connection, what was
-// decoded before the error goes to the supervisor together with the reason,
-// in the last batch: a frame that breaks the protocol does not cost the
-// messages that arrived before it in the same read.
-func (c *Conn) readLoop(ctx context.Context) error {
-	defer func() {
-		c.life.readEnded.Store(true)
-		if c.life.readerDone != nil {
-			close(c.life.readerDone)
-		}
-		close(c.life.readerExited)
-		c.life.exited(1)
-	}()
-	r := c.newReader(ctx)
-	for {
-		// The wait for the next frame is here, in a small frame of its
-		// own: an idle connection's reader spends its life in it, and keeps
-		// the stack it has here.
-		body, err := r.fr.next()
-		if err != nil {
-			return c.endStream(ctx, r, err)
-		}
-		if done, err := c.readBatch(ctx, r, body); done {
-			return err
-		}
-	}
-}
-
-// endStream ends reading on an error of the stream.
-//
-//go:noinline
-func (c *Conn) endStream(ctx context.Context, r *reader, err error) error {
-	return c.endRead(ctx, nil, c.streamError(err), r.dec, r.fr)
-}
-
-// reader is the reader goroutine's state.
-type reader struct {
-	fr          *frameReader
-	dec         *decoder
-	handshaking bool // a WireAuto server connection waiting for its first frame
-	maxBatch    int
-	batch       []inbound // the last batch, when delivered here, for reuse
-	handed      uint64    // batches handed to the supervisor
-}
-
-func (c *Conn) newReader(ctx context.Context) *reader {
-	r := &reader{
-		fr:          newFrameReader(c.nc, c.cfg.maxMessageSize, readBufferSize),
-		dec:         newDecoder(c),
-		handshaking: !c.handshakeDeadline.IsZero() && c.Wire() == WireAuto,
-		maxBatch:    64,
-	}
-	if c.cfg.frameTimeout > 0 || r.handshaking {
-		r.fr.timer = &frameTimer{conn: c.nc, timeout: c.cfg.frameTimeout, stopped: func() (time.Time, bool) {
-			if ctx.Err() != nil {
-				return time.Now(), true
-			}
-			if at := c.life.stopReadingAt.Load(); at != nil {
-				return *at, true
-			}
-			return time.Time{}, false
-		}}
-		if r.handshaking {
-			r.fr.timer.setLimit(c.handshakeDeadline)
-		}
-	}
-	if q := c.cfg.queueSize; q > 0 && q < r.maxBatch {
-		r.maxBatch = q
-	}
-	r.fr.lastRead = &c.lastRead
-	return r
-}
-
-// readBatch decodes body and every frame already buffered after it, up to
-// a batch, and hands them to the supervisor. done means reading has ended,
-// with readLoop's result.
-//
-//go:noinline
-func (c *Conn) readBatch(ctx context.Context, r *reader, body []byte) (done bool, err error) {
-	fr, dec := r.fr, r.dec
-	batch := r.batch
-	r.batch = nil
-	if batch == nil {
-		batch = c.sup.newBatch()
-	}
-	for {
-		in, err := dec.decode(body, fr.own)
-		if err != nil {
-			return true, c.endRead(ctx, batch, readEnd{err: err}, dec, fr)
-		}
-		if r.handshaking { // the first frame decided the generation
-			r.handshaking = false
-			fr.timer.setLimit(time.Time{})
-		}
-		if in.kind == inboundPing {
-			if err := c.sendPong(ctx, in, dec.wire); err != nil {
-				return true, c.endRead(ctx, batch, readEnd{err: err, abort: true}, dec, fr)
-			}
-		}
-		if dec.decided {
-			dec.decided = false
-			c.decideWire(dec.wire)
-		}
-		batch = append(batch, in)
-		dec.count(in.kind)
-		if o := c.cfg.observer; o != nil && in.kind == inboundApp {
-			o.Received(c, MsgInfo{Module: in.msg.Data.Module, Type: in.msg.Data.Type, Size: in.size, Conv: in.msg.Conv})
-		}
-		if len(batch) >= r.maxBatch || !fr.buffered() {
-			break
-		}
-		if body, err = fr.next(); err != nil {
-			return true, c.endRead(ctx, batch, c.streamError(err), dec, fr)
-		}
-	}
-	dec.publish(&c.stats, fr.total)
-	if batch = c.deliver(r, batch); len(batch) == 0 {
-		r.batch = batch
-		return false, nil
-	}
-	r.handed++
-	if !c.sup.handOver(ctx, readBatch{msgs: batch}) {
-		return true, nil
-	}
-	return false, nil
-}
-
-// deliver routes messages of batch itself, when the supervisor has nothing
-// to do with them: it tracks no conversation timeout, waits for no pong,
-// has delivered every batch handed to it before, and the application has
-// not said it will not read. Then the supervisor's state cannot change for
-// these messages, and the goroutine hop through it is saved: a reply goes
-// straight to its Request (claimed in the reply table, whose lock decides
-// between the reader and a Request giving up), every other message into
-// the Messages channel. Order is kept, because everything read before has
-// been routed already. It returns what is left for the supervisor, in
-// batch's own array: the messages from the first that does not fit in the
-// channel on, without the replies, which are always sent here (a claimed
-// reply must reach its channel whatever happens next). Pings and pongs
-// before that point need nothing more: the reader answered the pings.
-func (c *Conn) deliver(r *reader, batch []inbound) (rest []inbound) {
-	s := c.sup
-	if r.handed != s.caughtUp.Load() || c.out.timeouts.Load() != 0 || s.pingOut.Load() || c.life.discarding.Load() {
-		return batch
-	}
-	c.out.claimReplies(batch)
-	rest = batch[:0]
-	full := false
-	for i := range batch {
-		in := &batch[i]
-		switch {
-		case in.reply != nil:
-			in.reply <- in.msg // capacity 1, one reply per Request
-			continue
-		case full:
-		case in.kind != inboundApp:
-			continue
-		default:
-			select {
-			case s.msgs <- in.msg:
-				continue
-			default:
-				full = true
-			}
-		}
-		rest = append(rest, *in) // at or before i: batch is compacted in place
-	}
-	clear(batch[len(rest):])
-	if c.life.discarding.Load() {
-		// DiscardMessages came during the sends: the supervisor's drain may
-		// have run before them.
-		c.out.post(supEvent{kind: evDiscard})
-	}
-	return rest
-}
-
-// monoEpoch is the origin of the monotonic times kept in atomics.
-var monoEpoch = time.Now()
-
-// lastReadTime is when the reader last read bytes; the zero time (before
-// any ping) if it never has.
-func (c *Conn) lastReadTime() time.Time { return monoTime(&c.lastRead) }
-
-// monoTime reads a time kept as nanoseconds since monoEpoch.
-func monoTime(v *atomic.Int64) time.Time {
-	d := v.Load()
-	if d == 0 {
-		return time.Time{}
-	}
-	return monoEpoch.Add(time.Duration(d))
-}
 
 // readEnd is why reading ended, as the supervisor needs to know it.
 type readEnd struct {
@@ -222,24 +22,14 @@ type readEnd struct {
 }
 
 // streamError classifies an error of the frame reader, that is of the
-// stream itself; errors in a frame's content are the decoder's.
-func (c *Conn) streamError(err error) readEnd {
+// stream itself; errors in a frame's content are the decoder's, and a
+// deadline is the supervisor's own (readFailed).
+func (s *supervisor) streamError(err error) readEnd {
 	switch {
 	case errors.Is(err, io.EOF):
 		return readEnd{err: ErrPeerClosed, eof: true}
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return readEnd{err: fmt.Errorf("%w: stream ended inside a frame: %w", ErrProtocol, err), eof: true}
-	case errors.Is(err, os.ErrDeadlineExceeded) && c.life.readStopped.Load():
-		return readEnd{err: ErrClosed, local: true}
-	case errors.Is(err, os.ErrDeadlineExceeded) && c.Wire() == WireAuto:
-		c.cfg.warn.warn(c.log, "chatter: connection closed: no first frame within the handshake timeout",
-			"remote", c.remote, "timeout", c.cfg.handshakeTimeout)
-		// Nothing was read, so nothing is owed: no reply grace.
-		return readEnd{err: fmt.Errorf("%w: no first frame within %v", ErrHandshakeTimeout, c.cfg.handshakeTimeout), abort: true}
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		// Close sets a deadline too, but then the context has ended and
-		// endRead drops this; this one is the frame-read timeout's.
-		return readEnd{err: fmt.Errorf("%w: no complete frame within %v", ErrFrameTimeout, c.cfg.frameTimeout)}
 	case errors.Is(err, ErrMessageTooLarge):
 		return readEnd{err: err}
 	}
@@ -247,32 +37,12 @@ func (c *Conn) streamError(err error) readEnd {
 	return readEnd{err: fmt.Errorf("chatter: read: %w", err), abort: true}
 }
 
-// endRead hands the supervisor the last batch and why reading ended.
-func (c *Conn) endRead(ctx context.Context, batch []inbound, end readEnd, dec *decoder, fr *frameReader) error {
-	dec.publish(&c.stats, fr.total)
-	if ctx.Err() != nil {
-		// Closing already, for another reason; the read was cut off on
-		// purpose. What was decoded before is still delivered, unless the
-		// close was local.
-		if len(batch) > 0 {
-			c.sup.handOver(ctx, readBatch{msgs: batch})
-		}
-		return nil
-	}
-	if !end.eof && !end.abort {
-		c.life.readerDone = make(chan struct{}) // before the flag: see lifecycle
-		c.life.unreadInput.Store(true)
-	}
-	if errors.Is(end.err, ErrWireMismatch) {
-		// A misconfigured peer, or a version skew: worth seeing in the log.
-		c.cfg.warn.warn(c.log, "chatter: wire generation mismatch", "remote", c.remote, "err", end.err)
-	}
-	c.setReason(end.err, end.local)
-	c.sup.handOver(ctx, readBatch{msgs: batch, end: &end})
-	if end.abort {
-		return c.stop(end.err, false, modeAbort)
-	}
-	return nil
+func errHandshake(d time.Duration) error {
+	return fmt.Errorf("%w: no first frame within %v", ErrHandshakeTimeout, d)
+}
+
+func errFrameTimeout(d time.Duration) error {
+	return fmt.Errorf("%w: no complete frame within %v", ErrFrameTimeout, d)
 }
 
 // inboundKind sorts received messages: application messages go to the
@@ -285,21 +55,18 @@ const (
 	inboundPong
 )
 
-// inbound is a received message on its way from the reader to the
-// supervisor.
+// inbound is a received message, decoded, before the supervisor routes
+// it.
 type inbound struct {
 	msg       Msg
 	kind      inboundKind
 	first     int64 // the wire's first and owner fields
 	ownerFlag bool
 	size      int // of the payload, for an Observer
-	// reply is the channel of the Request this message answers, once it
-	// has been claimed from the reply table (see replies).
-	reply chan Msg
 }
 
-// decoder turns frame bodies into messages. It belongs to the reader
-// goroutine, which owns its name table.
+// decoder turns frame bodies into messages. It belongs to the supervisor,
+// which owns its name table.
 type decoder struct {
 	c        *Conn
 	wire     Wire              // the reader's own copy; WireAuto until decided

@@ -1,108 +1,75 @@
 package chatter
 
-import "sync/atomic"
-
-// replies is the table of Requests waiting for their reply, the one piece
-// of conversation state that is not the supervisor's alone.
+// replyTable holds the Requests waiting for their reply. It is the
+// supervisor's, like all its state; Requests reach it through the
+// supervisor's mailbox:
 //
-// A reply is a message the reader has just decoded, and the caller of
-// Request is parked on its channel; routing every reply through the
-// supervisor costs a goroutine hand-off on every round trip. So the table
-// sits in the outbox, under its lock, and whoever routes a received
-// message — the reader delivering itself, or the supervisor — claims the
-// replies among a batch in one critical section, then sends each into its
-// channel (capacity 1, so that never blocks) after letting go of the lock:
-//
-//   - enqueue registers a Request in the critical section that numbers its
-//     frame, so before the frame can be written and any reply can come;
-//   - a Request that gives up removes itself;
-//   - the supervisor settles the table when reading ends: no reply can
-//     come any more, every waiting channel is closed, and later
-//     registrations are closed at once.
-//
-// The lock makes each reply go to exactly one place: into its Request's
-// channel, or, once the Request has given up, to Messages. It is the
-// outbox's own, not one nested inside it, because a sender holding the
-// outbox's lock while it waits for another would stall every other sender
-// behind it (with 64 Requests in flight that convoy cost a fifth of the
-// rate).
-type replies struct {
-	waiting map[convKey]chan Msg // under outbox.mu
-	settled bool                 // under outbox.mu
-	// n is len(waiting), readable without the lock: while it is 0 no
-	// received message can be a reply.
-	n atomic.Int64
+//   - a Request registers (evRequest) in the critical section of the
+//     outbox that numbers its frame, so before the frame can be written
+//     and any reply can come; the supervisor takes its mailbox before it
+//     routes each batch, so the reply finds the registration;
+//   - a Request that gives up posts evCancel and takes a reply that is
+//     already in its channel, if there is one; the supervisor, taking the
+//     cancel, removes the registration, and if it had routed the reply to
+//     the channel in the meantime and the Request did not take it,
+//     delivers it to Messages instead — a reply goes to exactly one place;
+//   - when reading ends no reply can come: the supervisor closes every
+//     waiting channel (settle), and the mailbox refuses later
+//     registrations.
+type replyTable struct {
+	waiting map[convKey]chan Msg // made with the first Request
+	settled bool
 }
 
-// addReply registers a Request's reply channel. After settleReplies it
-// closes the channel instead: no reply can come. Call with mu held.
-func (o *outbox) addReply(k convKey, reply chan Msg) {
-	t := &o.replies
+// add registers a Request's reply channel; after settle it closes the
+// channel instead (no reply can come) and returns false.
+func (t *replyTable) add(k convKey, reply chan Msg) bool {
 	if t.settled {
 		close(reply)
-		return
+		return false
 	}
 	if t.waiting == nil {
 		t.waiting = make(map[convKey]chan Msg)
 	}
 	t.waiting[k] = reply
-	t.n.Store(int64(len(t.waiting)))
+	return true
 }
 
-// claimReplies takes out of the table the Requests that messages of batch
-// answer, and marks those messages with their Request's channel; the
-// caller then sends each such message into its channel, in batch order.
-func (o *outbox) claimReplies(batch []inbound) {
-	t := &o.replies
-	if t.n.Load() == 0 {
-		return
+// claim takes the Request a message of conversation k answers out of the
+// table, and returns its channel; nil when none waits.
+func (t *replyTable) claim(k convKey) chan Msg {
+	if len(t.waiting) == 0 {
+		return nil
 	}
-	o.mu.Lock()
-	for i := range batch {
-		if len(t.waiting) == 0 {
-			break
-		}
-		in := &batch[i]
-		if in.kind != inboundApp {
-			continue
-		}
-		k := keyOf(in.msg.Conv)
-		if reply, ok := t.waiting[k]; ok {
-			delete(t.waiting, k)
-			in.reply = reply
-		}
+	reply, ok := t.waiting[k]
+	if ok {
+		delete(t.waiting, k)
 	}
-	t.n.Store(int64(len(t.waiting)))
-	o.mu.Unlock()
+	return reply
 }
 
-// cancelReply removes a Request that gives up and closes its channel;
-// false means it was no longer waiting: its reply is claimed (it is in the
-// channel, or about to be), or the table was settled and the channel
-// closed.
-func (o *outbox) cancelReply(k convKey, reply chan Msg) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	t := &o.replies
+// cancel removes a Request that gave up. It returns false when the
+// Request was no longer waiting: its reply was routed to its channel
+// already (or the table was settled and the channel closed).
+func (t *replyTable) cancel(k convKey, reply chan Msg) bool {
 	if r, ok := t.waiting[k]; !ok || r != reply {
 		return false
 	}
 	delete(t.waiting, k)
-	t.n.Store(int64(len(t.waiting)))
-	close(reply)
 	return true
 }
 
-// settleReplies closes every waiting channel and every later one: reading
-// has ended, or the connection is closing.
-func (o *outbox) settleReplies() {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	t := &o.replies
+// settle closes every waiting channel, and every later one: reading has
+// ended, or the connection is closing. It returns how many waited.
+func (t *replyTable) settle() int {
 	t.settled = true
+	n := len(t.waiting)
 	for k, reply := range t.waiting {
 		close(reply)
 		delete(t.waiting, k)
 	}
-	t.n.Store(0)
+	return n
 }
+
+// len is how many Requests wait.
+func (t *replyTable) len() int { return len(t.waiting) }

@@ -51,9 +51,9 @@ func (c *Conn) Request(ctx context.Context, data Data, opts ...SendOption) (Msg,
 	if err != nil {
 		return Msg{}, c.requestError(ctx, data, Conversation{}, err)
 	}
-	// Whoever routes the reply (the reader or the supervisor) sends it, and
-	// the supervisor closes the channel when none can come any more
-	// (reading ended, the connection closed).
+	// The supervisor sends the reply into the channel, or closes the
+	// channel when none can come any more (reading ended, the connection
+	// closed).
 	select {
 	case m, ok := <-reply:
 		if !ok {
@@ -62,13 +62,16 @@ func (c *Conn) Request(ctx context.Context, data Data, opts ...SendOption) (Msg,
 		return m, nil
 	case <-ctx.Done():
 	}
-	// The reply table decides: either the request was still waiting (it is
-	// removed and its channel closed, and a later reply goes to Messages),
-	// or its reply was handed over (it is in the channel), or the table
-	// was settled (the channel is closed).
-	c.out.cancelReply(keyOf(conv), reply)
-	if m, ok := <-reply; ok {
-		return m, nil
+	// Give up: the supervisor takes the Request out of its reply table, and
+	// delivers to Messages a reply it routes here that is not taken now
+	// (see replyTable).
+	c.mail.post(event{kind: evCancel, key: keyOf(conv), reply: reply})
+	select {
+	case m, ok := <-reply:
+		if ok {
+			return m, nil
+		}
+	default:
 	}
 	return Msg{}, c.requestError(ctx, data, conv, ctx.Err())
 }
@@ -99,9 +102,6 @@ func (c *Conn) Drain(ctx context.Context) error {
 var payloadPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
 func (c *Conn) send(ctx context.Context, data Data, sc sendConfig, reply chan Msg) (Conversation, error) {
-	if c.life.ending.Load() || (reply != nil && c.life.readEnded.Load()) {
-		return Conversation{}, c.closedErr()
-	}
 	w := c.Wire()
 	if w == WireAuto {
 		if err := c.awaitWire(ctx); err != nil {
@@ -115,19 +115,20 @@ func (c *Conn) send(ctx context.Context, data Data, sc sendConfig, reply chan Ms
 			payloadPool.Put(bp)
 		}
 	}()
-	payload, err := c.encodePayload((*bp)[:0], data)
+	payload, tail, err := c.encodePayloadParts((*bp)[:0], data)
 	*bp = payload[:0]
 	if err != nil {
 		return Conversation{}, err
 	}
 	e := envelope{
-		token:   !sc.tokenSet || sc.token,
-		last:    !sc.lastSet || sc.last,
-		module:  data.Module,
-		typ:     data.Type,
-		payload: payload,
-		owner:   true,
-		current: w == WireCurrent,
+		token:       !sc.tokenSet || sc.token,
+		last:        !sc.lastSet || sc.last,
+		module:      data.Module,
+		typ:         data.Type,
+		payload:     payload,
+		payloadTail: tail,
+		owner:       true,
+		current:     w == WireCurrent,
 	}
 	if sc.inConv {
 		e.first, e.owner = sc.conv.FirstID, sc.conv.Owner
@@ -139,7 +140,7 @@ func (c *Conn) send(ctx context.Context, data Data, sc sendConfig, reply chan Ms
 	if sc.timeout > 0 && !e.last {
 		m.timeout, m.onTimeout = sc.timeout, sc.onTimeout
 	}
-	if err := c.out.enqueue(ctx, c.group.Closing(), &e, m); err != nil {
+	if err := c.out.enqueue(ctx, c.group.Closing(), &c.mail, &e, m); err != nil {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return Conversation{}, err
 		}
@@ -147,9 +148,40 @@ func (c *Conn) send(ctx context.Context, data Data, sc sendConfig, reply chan Ms
 	}
 	conv := Conversation{Conn: c, Owner: e.owner, FirstID: e.first}
 	if o := c.cfg.observer; o != nil {
-		o.Sent(c, MsgInfo{Module: data.Module, Type: data.Type, Size: len(payload), Conv: conv})
+		o.Sent(c, MsgInfo{Module: data.Module, Type: data.Type, Size: e.payloadLen(), Conv: conv})
 	}
 	return conv, nil
+}
+
+// copyFreeSize is the size from which the bytes of a Bytes value or a
+// RawPayload are not copied into a payload buffer before they are queued:
+// the envelope refers to them (payloadTail), and they are copied once,
+// into the outbox. Below it one copy more costs less than the bookkeeping.
+const copyFreeSize = 1 << 10
+
+// encodePayloadParts encodes data's payload as encodePayload does, except
+// that a large Bytes value or RawPayload is returned as tail, the caller's
+// own slice, after the head appended to b (the Bytes length, or nothing).
+// Send encodes and queues before it returns, so tail is not kept.
+func (c *Conn) encodePayloadParts(b []byte, data Data) (head, tail []byte, err error) {
+	switch v := data.Data.(type) {
+	case RawPayload:
+		if len(v) >= copyFreeSize {
+			return b, v, nil
+		}
+	case []byte:
+		if len(v) >= copyFreeSize {
+			t, err := c.repo.Type(data.Module, data.Type)
+			if err != nil {
+				return b, nil, fmt.Errorf("chatter: send: %w", err)
+			}
+			if t.Kind() == sbs.KindBytes {
+				return sbs.AppendInteger(b, int64(len(v))), v, nil
+			}
+		}
+	}
+	head, err = c.encodePayload(b, data)
+	return head, nil, err
 }
 
 // encodePayload appends data's payload to b: as given for a RawPayload, by
@@ -215,7 +247,7 @@ func (c *Conn) sendPong(ctx context.Context, ping inbound, w Wire) error {
 	if w == WireCurrent {
 		e.module, e.typ, e.current = "HatChatter", "Pong", true
 	}
-	if err := c.out.enqueue(ctx, c.group.Closing(), &e, sendMeta{kind: framePong}); err != nil && ctx.Err() == nil {
+	if err := c.out.enqueue(ctx, c.group.Closing(), &c.mail, &e, sendMeta{kind: framePong}); err != nil && ctx.Err() == nil {
 		return err
 	}
 	return nil

@@ -70,7 +70,7 @@ func TestSlowLinkIsNotDead(t *testing.T) {
 				t.Fatal(err)
 			}
 			if _, err := client.Request(ctx, num(1)); err != nil {
-				t.Fatalf("the request behind 24 KiB: %v", err)
+				t.Fatalf("the request behind 24 KiB: %v; client %+v; server %v %+v", err, client.Stats(), server.Err(), server.Stats())
 			}
 			if err := server.Err(); err != nil {
 				t.Fatalf("the server's end: %v", err)

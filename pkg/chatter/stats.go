@@ -33,9 +33,8 @@ type connStats struct {
 	pingsIn    atomic.Uint64 // reader, once a batch
 	pongsIn    atomic.Uint64 // reader, once a batch
 	pingsOut   atomic.Uint64 // supervisor
-	timeouts   atomic.Int64  // supervisor: armed conversation timeouts
-	discarded  atomic.Uint64 // supervisor
-	unsent     atomic.Uint64 // writer (or whoever closes a socket the writer never had)
+	discarded  atomic.Uint64 // supervisor, deliverer
+	unsent     atomic.Uint64 // writer, supervisor
 }
 
 // Stats returns the connection's counters. It may be called at any time
@@ -44,6 +43,9 @@ func (c *Conn) Stats() Stats {
 	c.out.mu.Lock()
 	out, written := c.out.messages, c.out.written
 	c.out.mu.Unlock()
+	c.mail.mu.Lock()
+	open := c.mail.armed + c.mail.requests
+	c.mail.mu.Unlock()
 	return Stats{
 		MessagesIn:        c.stats.messagesIn.Load(),
 		MessagesOut:       out,
@@ -54,6 +56,6 @@ func (c *Conn) Stats() Stats {
 		PongsIn:           c.stats.pongsIn.Load(),
 		MessagesUnsent:    c.stats.unsent.Load(),
 		MessagesDiscarded: c.stats.discarded.Load(),
-		OpenConversations: int(c.stats.timeouts.Load() + c.out.replies.n.Load()),
+		OpenConversations: open,
 	}
 }

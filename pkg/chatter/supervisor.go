@@ -2,538 +2,463 @@ package chatter
 
 import (
 	"context"
-	"sync/atomic"
+	"errors"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/gochatter/gochatter/pkg/aio"
 )
 
-// supervisor is the goroutine that owns a connection's conversation
-// timeouts, its keepalive, the delivery of received messages behind a full
-// channel and the end of reading (when it settles the reply table). Other
-// goroutines never touch that state: the reader hands it batches, senders
-// post events through the outbox's mailbox, and timers are its own.
-type supervisor struct {
-	c *Conn
+// The supervisor is a connection's one goroutine that is always there. It
+// reads the socket, decodes the frames and answers pings, and it owns
+// everything that decides what happens to the connection: the Requests
+// waiting for replies, the conversation timeouts, the keepalive, delivery
+// to Messages, discard mode, the end of reading and the close. Nothing
+// else touches that state (s.lock.check() asserts it in race builds);
+// other goroutines post events to its mailbox.
+//
+// It waits in one place: a read of the socket, with a read deadline no
+// later than its next timer. Its timers are due times it keeps, not
+// runtime timers: the deadline ends the read when one is due. A goroutine
+// that posts an event the supervisor must see before its deadline
+// interrupts the read (mailbox.interrupt). An idle connection therefore
+// runs nothing but the supervisor's read, and wakes only when its
+// keepalive is due. It does not read when it must not: while the deliverer
+// is full, and once reading has ended; then it waits on its mailbox's
+// kick channel and a timer (see wait).
 
-	// From the reader: batches of received messages, the last one with the
-	// reason reading ended. Capacity 1, and the supervisor stops taking
-	// batches while it holds undelivered messages of a bounded queue, so a
-	// slow application stops the reader.
-	inbound chan readBatch
-	// Batches the supervisor is done with, back to the reader for reuse.
-	spent chan []inbound
-	// To the application.
-	msgs chan Msg
-	// Conversation timeout callbacks, run in order on their own goroutine,
-	// which starts with the first callback (most connections never have
-	// one, and an idle connection should cost little).
+// supervisor is the supervisor's state: all of it owned by the supervisor
+// goroutine.
+type supervisor struct {
+	c    *Conn
+	lock goroutineLock
+
+	// Reading.
+	fr          *frameReader
+	dec         *decoder
+	handshaking bool // a WireAuto server connection waiting for its first frame
+	maxBatch    int
+	// readDeadline is what the socket's read deadline was last set to;
+	// dirty when an interrupt may have changed it since.
+	readDeadline time.Time
+	dirty        bool
+	// readSeen is fr.total when the supervisor last looked, and lastRead
+	// when it last saw it grow: bytes read count as received for the
+	// keepalive.
+	readSeen int64
+	lastRead time.Time
+
+	// Timers.
+	conv    conversations
+	ka      keepalive
+	replies replyTable
+	// timer serves the waits that do not read; timerSet says it is running.
+	timer    *time.Timer
+	timerSet bool
+	// callbacks run the conversation timeouts' callbacks, one at a time,
+	// on a goroutine started with the first (most connections never have
+	// one).
 	callbacks        *aio.Queue[func()]
 	callbacksStarted bool
 
-	// Owned by the supervisor goroutine.
-	backlog backlog
-	conv    conversations
-	ka      keepalive
-	timer   *time.Timer // the earliest conversation timeout
-	spare   []supEvent  // the mailbox buffer to swap in next
-	// end is why reading ended; nil while the reader runs.
-	end        *readEnd
+	// Delivery (delivery.go).
+	overflow   []Msg      // this batch's messages that did not fit
+	dl         *deliverer // while a backlog waits behind the channel, and a while after
+	dlBusy     bool       // dl holds messages: what follows goes to it
 	msgsClosed bool
-	grace      grace
-	// extra counts the batches taken past a full queue for the sake of
-	// waiting Requests; stalled says that the reader was held up by a
-	// full queue since the last ping went out.
-	extra   int
-	stalled bool
-	// dropping: the application said it will not read (DiscardMessages).
-	dropping bool
-	// wireReady is the connection's, until it has fired.
-	wireReady <-chan struct{}
-	woke      wakeup // what the last wait returned
+	dropping   bool // DiscardMessages, or a local close
+	// handing: the supervisor waits for the deliverer to take a batch, and
+	// does not read meanwhile.
+	handing bool
 
-	// For the reader's own deliveries (readBatch): batches counts the
-	// batches taken; caughtUp is batches, published whenever the backlog is
-	// empty, so a reader that has handed over as many knows that everything
-	// it read before is in the channel. pingOut is set while a keepalive
-	// ping waits for its answer, which the supervisor must see.
-	batches  uint64
-	caughtUp atomic.Uint64
-	pingOut  atomic.Bool
+	// localClose: closed by this side; what is undelivered is dropped.
+	localClose bool
+
+	// The end of reading: why, and the reply grace after it.
+	end     *readEnd
+	graceAt time.Time // when the grace ends; zero while delivery goes on
+
+	// interrupter is the goroutine that interrupts the read when the
+	// connection's context ends, while it may run.
+	interrupter sync.WaitGroup
+
+	spare []event // the mailbox buffer to swap in next
+	// armed and answered count the conversation timeouts and Requests the
+	// supervisor has removed since it last took its mailbox, to report.
+	armed, answered int
 }
-
-// readBatch is what the reader hands over: messages, and with the last
-// batch the reason reading ended.
-type readBatch struct {
-	msgs []inbound
-	end  *readEnd
-}
-
-type supEventKind uint8
-
-const (
-	// evRegister: a frame starting a conversation with a conversation
-	// timeout was queued.
-	evRegister supEventKind = iota + 1
-	// evSent: a message was queued in an existing conversation, which
-	// cancels its timeout.
-	evSent
-	// evDiscard: the application will not read Messages.
-	evDiscard
-)
-
-// supEvent is a sender's event for the supervisor.
-type supEvent struct {
-	kind     supEventKind
-	key      convKey
-	deadline time.Time // evRegister
-	cb       func(Conversation)
-}
-
-// messagesChannelSize is the Messages channel's buffer; the rest of the
-// receive queue waits in the supervisor's backlog, which grows in chunks
-// with what is queued, so that an idle connection does not hold a buffer
-// of the whole queue's size.
-const messagesChannelSize = 16
 
 func newSupervisor(c *Conn) *supervisor {
-	size := messagesChannelSize
-	if q := c.cfg.queueSize; q > 0 && q < size {
-		size = q
-	}
-	return &supervisor{
+	s := &supervisor{
 		c:         c,
-		inbound:   make(chan readBatch, 1),
-		spent:     make(chan []inbound, 2),
-		msgs:      make(chan Msg, size),
+		fr:        newFrameReader(c.nc, c.cfg.maxMessageSize, readBufferSize),
+		dec:       newDecoder(c),
+		maxBatch:  64,
 		callbacks: aio.NewQueue[func()](0),
 		conv:      newConversations(),
 	}
+	s.handshaking = !c.handshakeDeadline.IsZero() && c.Wire() == WireAuto
+	if q := c.cfg.queueSize; q > 0 && q < s.maxBatch {
+		s.maxBatch = q
+	}
+	s.fr.onPartial = s.partialFrame
+	return s
 }
 
-// handOver gives the supervisor a batch; false means the connection is
-// closing, and the reader should stop. A closing connection still takes
-// the batch unless the close was local: after a failure, what was read is
-// delivered, and the supervisor's shutdown takes batches until the reader
-// has returned.
-func (s *supervisor) handOver(ctx context.Context, b readBatch) bool {
-	select {
-	case s.inbound <- b:
-		return true
-	case <-ctx.Done():
-	}
-	if !s.c.life.discarded.Load() {
-		s.inbound <- b
-	}
-	return false
-}
-
-// newBatch returns an empty batch for the reader, reusing a spent one when
-// there is one.
-func (s *supervisor) newBatch() []inbound {
-	select {
-	case b := <-s.spent:
-		return b
-	default:
-		// Small: a batch grows by append to what the traffic needs (at
-		// most the reader's batch limit), and an idle connection keeps the
-		// spent ones it has.
-		return make([]inbound, 0, 2)
-	}
-}
-
-// recycle hands a routed batch back to the reader.
-func (s *supervisor) recycle(b []inbound) {
-	if b == nil {
-		return
-	}
-	clear(b)
-	select {
-	case s.spent <- b[:0]:
-	default:
-	}
-}
-
+// run is the supervisor's goroutine.
 func (s *supervisor) run(ctx context.Context) error {
-	s.timer = time.NewTimer(time.Hour)
-	s.timer.Stop()
-	// The keepalive starts once the wire generation is known: at once, or
-	// for a server in auto mode after the first frame, so that nothing is
-	// sent before the peer has shown its generation. The reader kicks the
-	// supervisor when it has decided.
-	s.wireReady = s.c.wireReady
-	s.checkWire()
-	// No defer, and the wakeup in s: this frame stays on the stack for the
-	// supervisor's whole life (see wait).
-	for {
-		if s.backlog.len == 0 {
-			s.extra = 0
-			s.waitIdle(ctx, &s.woke)
-		} else {
-			s.wait(ctx, &s.woke)
-		}
-		if !s.act(ctx, &s.woke) {
-			s.exit()
-			return nil
-		}
+	s.lock.set()
+	// A close from anywhere ends the read. The function runs on a goroutine
+	// of its own, which the supervisor waits for below: none outlives the
+	// connection's Close.
+	s.interrupter.Add(1)
+	stop := context.AfterFunc(ctx, func() {
+		s.c.mail.interrupt()
+		s.interrupter.Done()
+	})
+	now := time.Now()
+	if s.c.Wire() != WireAuto {
+		s.startKeepalive(now)
 	}
+	for s.step(ctx) {
+	}
+	if stop() {
+		s.interrupter.Done() // it will never run
+	}
+	s.interrupter.Wait()
+	s.shutdown(ctx)
+	return nil
 }
 
-// exit stops the supervisor's timers as it returns.
-func (s *supervisor) exit() {
-	s.grace.stop()
-	s.ka.stop()
-	s.timer.Stop()
-	s.c.life.exited(1)
-}
-
-// checkWire starts the keepalive once the generation is known.
-func (s *supervisor) checkWire() {
-	if s.wireReady == nil {
-		return
-	}
-	select {
-	case <-s.wireReady:
-		s.wireReady = nil
-		if s.end == nil {
-			s.ka.start(s.c)
-		}
-	default:
-	}
-}
-
-// wakeKind is what woke the supervisor.
-type wakeKind uint8
-
-const (
-	wakeBatch wakeKind = iota + 1
-	wakeDelivered
-	wakeEvents
-	wakeTimer
-	wakeTick
-	wakeDone
-)
-
-// wakeup is what the supervisor waited for, and what came with it.
-type wakeup struct {
-	kind  wakeKind
-	batch readBatch
-	now   time.Time
-	full  bool // the receive queue was full when the batch was taken
-}
-
-// wait blocks until the supervisor has something to do while it holds
-// messages to deliver; waitIdle, when it holds none.
-//
-// Waiting is apart from act, and small, because an idle connection spends
-// its life there: the stack a goroutine has while it waits is what it
-// keeps, and the garbage collector shrinks only stacks almost empty. So a
-// connection with nothing to deliver waits in waitIdle, whose select has no
-// send case and no message to copy, and the supervisor's whole stack at rest
-// fits the smallest goroutine stack. For the same reason the keepalive and the reply
-// grace, which never run together, share one case, and the decision of a
-// WireAuto connection's generation comes as a kick.
-func (s *supervisor) wait(ctx context.Context, w *wakeup) {
-	*w = wakeup{}
-	// Take new batches unless the queue is full: then the reader waits,
-	// and with it the socket. While Requests wait, one batch more each, so
-	// that their replies can come through.
-	in := s.inbound
-	if w.full = s.full(); w.full && s.extra >= int(s.c.out.replies.n.Load()) {
-		in = nil
-		s.stalled = true
-	}
-	if !w.full {
-		s.extra = 0
-	}
-	s.waitDelivering(ctx, w, in)
-}
-
-// tick is the channel of the periodic timer: the keepalive's while
-// reading, the reply grace's after.
-func (s *supervisor) tick() <-chan time.Time {
-	if s.end != nil {
-		return s.grace.c
-	}
-	return s.ka.c
-}
-
-//go:noinline
-func (s *supervisor) waitIdle(ctx context.Context, w *wakeup) {
-	*w = wakeup{}
-	select {
-	case w.batch = <-s.inbound:
-		w.kind = wakeBatch
-	case <-s.c.out.kick:
-		w.kind = wakeEvents
-	case w.now = <-s.timer.C:
-		w.kind = wakeTimer
-	case w.now = <-s.tick():
-		w.kind = wakeTick
-	case <-ctx.Done():
-		w.kind = wakeDone
-	}
-}
-
-//go:noinline
-func (s *supervisor) waitDelivering(ctx context.Context, w *wakeup, in <-chan readBatch) {
-	select {
-	case w.batch = <-in:
-		w.kind = wakeBatch
-	case s.msgs <- *s.backlog.frontRef():
-		w.kind = wakeDelivered
-	case <-s.c.out.kick:
-		w.kind = wakeEvents
-	case w.now = <-s.timer.C:
-		w.kind = wakeTimer
-	case w.now = <-s.tick():
-		w.kind = wakeTick
-	case <-ctx.Done():
-		w.kind = wakeDone
-	}
-}
-
-// act acts on what woke the supervisor; false means the connection is
-// closing and the supervisor is done.
-func (s *supervisor) act(ctx context.Context, w *wakeup) bool {
-	switch w.kind {
-	case wakeBatch:
-		b := w.batch
-		w.batch = readBatch{}
-		s.batches++
-		if w.full {
-			s.extra++
-		}
-		// Events first: a sender posts its registration before its
-		// frame can be written, so a reply in this batch finds it.
-		s.takeEvents()
-		s.ka.received()
-		s.route(b.msgs)
-		s.recycle(b.msgs)
-		if b.end != nil {
-			s.readEnded(b.end)
-		}
-	case wakeDelivered:
-		s.shiftBacklog()
-	case wakeEvents:
-		s.takeEvents()
-		s.checkWire()
-	case wakeTimer:
-		s.expire(w.now)
-	case wakeTick:
-		if s.end == nil {
-			if err := s.fireKeepalive(ctx, w.now); err != nil {
-				s.ka.stop()
-				s.c.stop(err, false, modeAbort)
-			}
-		} else if s.grace.tick(w.now, len(s.msgs)) {
-			// The application took everything and had the grace to
-			// answer: the connection ends for the reason reading did.
-			s.c.stop(s.end.err, s.end.local, modeFlush)
-		}
-	case wakeDone:
-		s.shutdown()
+// step does one thing the connection needs: take events, fire what is
+// due, read and route a batch of frames, or wait. It returns false once
+// the connection is closing.
+func (s *supervisor) step(ctx context.Context) bool {
+	s.takeMail()
+	if ctx.Err() != nil {
 		return false
 	}
-	if s.end != nil && !s.msgsClosed && s.backlog.len == 0 {
-		// Everything read has gone into the channel.
-		close(s.msgs)
-		s.msgsClosed = true
-		s.grace.start(s.c.cfg.replyGrace, len(s.msgs))
+	s.handOverflow(ctx, false) // a late reply, from a cancelled Request
+	s.fireDue()
+	if ctx.Err() != nil {
+		return false
 	}
-	if s.backlog.len == 0 {
-		s.caughtUp.Store(s.batches)
+	if s.end != nil {
+		s.afterReading(ctx)
+		return true
 	}
-	s.resetTimer()
-	s.c.stats.timeouts.Store(int64(len(s.conv.timeouts)))
+	body, err := s.read()
+	if err != nil {
+		s.readFailed(ctx, err)
+		return true
+	}
+	s.batch(ctx, body)
 	return true
 }
 
-// full reports whether the receive queue is at its bound: the backlog
-// holds messages, so the channel is full, and the two hold QueueSize.
-func (s *supervisor) full() bool {
-	q := s.c.cfg.queueSize
-	return q > 0 && s.backlog.len > 0 && s.backlog.len+cap(s.msgs) >= q
-}
-
-// takeEvents handles every event posted so far.
-func (s *supervisor) takeEvents() {
-	evs := s.c.out.takeEvents(s.spare, false)
-	gone := 0
-	for i := range evs {
-		gone += s.handle(&evs[i])
+// read reads the next frame, with a deadline no later than the next
+// timer. It returns early, with an error, when a goroutine interrupts it.
+func (s *supervisor) read() ([]byte, error) {
+	mb := &s.c.mail
+	d := s.deadline()
+	mb.mu.Lock()
+	if mb.interrupted || len(mb.events) > 0 {
+		mb.interrupted = false
+		mb.mu.Unlock()
+		return nil, errInterrupted
 	}
-	clear(evs)
-	s.spare = evs
-	s.c.out.timeoutsGone(gone)
+	if s.dirty || !d.Equal(s.readDeadline) {
+		s.c.nc.SetReadDeadline(d)
+		s.readDeadline, s.dirty = d, false
+	}
+	mb.reading, mb.deadline = true, d
+	mb.mu.Unlock()
+	body, err := s.fr.next()
+	mb.mu.Lock()
+	mb.reading = false
+	if mb.interrupted {
+		s.dirty = true // its deadline is in the past now
+	}
+	mb.mu.Unlock()
+	return body, err
 }
 
-// handle applies one event and returns how many registered timeouts it
-// removed.
-func (s *supervisor) handle(ev *supEvent) (gone int) {
-	switch ev.kind {
-	case evRegister:
-		if s.conv.arm(ev.key, ev.deadline, ev.cb) {
-			gone++
+// errInterrupted: read returned without reading, for the mailbox.
+var errInterrupted = errors.New("chatter: read interrupted")
+
+// deadline is the read deadline the next read needs: the next timer, the
+// end of the frame-read timeout for a frame that has begun, the handshake
+// timeout; zero for none.
+func (s *supervisor) deadline() time.Time {
+	d := s.due()
+	if !s.fr.partial.IsZero() && s.c.cfg.frameTimeout > 0 {
+		d = earliest(d, s.fr.partial.Add(s.c.cfg.frameTimeout))
+	}
+	if s.handshaking {
+		d = earliest(d, s.c.handshakeDeadline)
+	}
+	return d
+}
+
+// partialFrame is told by the frame reader that a frame has begun and its
+// reader must wait for the rest: the frame-read timeout starts, and the
+// read's deadline moves up to it unless an interrupt came first.
+func (s *supervisor) partialFrame() {
+	if s.c.cfg.frameTimeout <= 0 {
+		return
+	}
+	d := s.fr.partial.Add(s.c.cfg.frameTimeout)
+	if !s.readDeadline.IsZero() && !d.Before(s.readDeadline) {
+		return
+	}
+	mb := &s.c.mail
+	mb.mu.Lock()
+	if !mb.interrupted {
+		s.c.nc.SetReadDeadline(d)
+		s.readDeadline, mb.deadline = d, d
+	}
+	mb.mu.Unlock()
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+// due is when the supervisor's next timer is due; zero for none.
+func (s *supervisor) due() time.Time {
+	d := s.ka.due
+	if t, ok := s.conv.next(); ok {
+		d = earliest(d, t)
+	}
+	return earliest(d, s.graceAt)
+}
+
+// readFailed handles a read that returned an error: an interrupt or a
+// timer (nothing to do: the next step takes the mailbox and fires what is
+// due), a frame or handshake that took too long, or the end of the
+// stream.
+func (s *supervisor) readFailed(ctx context.Context, err error) {
+	s.sawRead()
+	if err == errInterrupted || ctx.Err() != nil {
+		return
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		s.readEnded(ctx, s.streamError(err))
+		return
+	}
+	now := time.Now()
+	switch {
+	case s.handshaking && !now.Before(s.c.handshakeDeadline):
+		s.c.cfg.warn.warn(s.c.log, "chatter: connection closed: no first frame within the handshake timeout",
+			"remote", s.c.remote, "timeout", s.c.cfg.handshakeTimeout)
+		// Nothing was read, so nothing is owed: no reply grace.
+		s.readEnded(ctx, readEnd{err: errHandshake(s.c.cfg.handshakeTimeout), abort: true})
+	case !s.fr.partial.IsZero() && s.c.cfg.frameTimeout > 0 && !now.Before(s.fr.partial.Add(s.c.cfg.frameTimeout)):
+		s.readEnded(ctx, readEnd{err: errFrameTimeout(s.c.cfg.frameTimeout)})
+	}
+}
+
+// sawRead notes bytes read since the supervisor last looked: the
+// keepalive counts them as received.
+func (s *supervisor) sawRead() {
+	if s.fr.total != s.readSeen {
+		s.readSeen = s.fr.total
+		s.lastRead = time.Now()
+		s.ka.received(s.lastRead)
+	}
+}
+
+// batch decodes body and every frame already buffered after it, up to a
+// batch, answering pings and routing the rest, then hands the messages
+// that did not fit in the Messages channel to the deliverer. What was
+// decoded before a frame that breaks the protocol is routed all the same.
+func (s *supervisor) batch(ctx context.Context, body []byte) {
+	s.lock.check()
+	s.sawRead()
+	// Events first: a sender posts its Request before its frame can be
+	// written, so a reply in this batch finds it.
+	s.takeMail()
+	fr, dec := s.fr, s.dec
+	var end *readEnd
+	for n := 1; ; n++ {
+		in, err := dec.decode(body, fr.own)
+		if err != nil {
+			end = &readEnd{err: err}
+			break
 		}
-	case evSent:
-		if s.conv.disarm(ev.key) {
-			gone++
+		if s.handshaking { // the first frame decided the generation
+			s.handshaking = false
 		}
-	case evDiscard:
-		s.dropping = true
-		n := s.backlog.len
-		for s.backlog.len > 0 {
-			s.backlog.pop()
-		}
-		for drained := false; !drained; {
-			select {
-			case <-s.msgs:
-				n++
-			default:
-				drained = true
+		if in.kind == inboundPing {
+			if err := s.c.sendPong(ctx, in, dec.wire); err != nil {
+				end = &readEnd{err: err, abort: true}
+				break
 			}
 		}
-		s.c.stats.discarded.Add(uint64(n))
+		if dec.decided {
+			dec.decided = false
+			s.c.decideWire(dec.wire)
+			s.startKeepalive(time.Now())
+		}
+		dec.count(in.kind)
+		s.route(&in)
+		if n >= s.maxBatch || !fr.buffered() {
+			break
+		}
+		if body, err = fr.next(); err != nil {
+			e := s.streamError(err)
+			end = &e
+			break
+		}
 	}
-	return gone
+	dec.publish(&s.c.stats, fr.total)
+	s.handOverflow(ctx, false)
+	if end != nil {
+		s.readEnded(ctx, *end)
+	}
 }
 
-// route deals with a batch of received messages in order.
-func (s *supervisor) route(batch []inbound) {
-	s.c.out.claimReplies(batch)
-	gone := 0
-	for i := range batch {
-		in := &batch[i]
-		k := keyOf(in.msg.Conv)
-		if s.conv.disarm(k) {
-			gone++
-		}
-		s.ka.heard(k)
-		if in.kind != inboundApp {
-			continue // pings are answered by the reader
-		}
-		if in.reply != nil {
-			in.reply <- in.msg // capacity 1, one reply per Request
-			continue
-		}
-		s.deliver(in.msg)
+// route deals with one received message: it cancels its conversation's
+// timeout, answers the keepalive, and goes to its Request or to Messages.
+func (s *supervisor) route(in *inbound) {
+	k := keyOf(in.msg.Conv)
+	if s.conv.disarm(k) {
+		s.armed++
 	}
-	s.c.out.timeoutsGone(gone)
+	s.ka.heard(k)
+	if in.kind != inboundApp {
+		return // pings were answered as they were read
+	}
+	if o := s.c.cfg.observer; o != nil {
+		o.Received(s.c, MsgInfo{Module: in.msg.Data.Module, Type: in.msg.Data.Type, Size: in.size, Conv: in.msg.Conv})
+	}
+	if reply := s.replies.claim(k); reply != nil {
+		reply <- in.msg // capacity 1, one reply per Request
+		s.answered++
+		return
+	}
+	s.deliver(in.msg)
 }
 
 // readEnded handles the end of reading: no reply can come any more, the
 // keepalive has nothing to listen with, and what was read is delivered
-// before Messages closes.
+// before Messages closes; then the reply grace runs (afterReading).
 //
 // A connection that never received a message owes no reply: it closes at
 // once (flushing what the application queued) instead of waiting out the
 // grace, so that peers that connect and break the protocol straight away
 // do not hold a descriptor each for the grace.
-func (s *supervisor) readEnded(end *readEnd) {
-	s.end = end
-	s.c.out.settleReplies()
+func (s *supervisor) readEnded(ctx context.Context, end readEnd) {
+	if s.end != nil {
+		return
+	}
+	s.end = &end
+	s.c.begin(end.err, end.local, modeOpen) // the reason, for Err
+	s.settleReplies()
 	s.ka.stop()
-	if !end.abort && s.c.stats.messagesIn.Load() == 0 {
-		s.c.stop(end.err, end.local, modeFlush)
+	if errors.Is(end.err, ErrWireMismatch) {
+		// A misconfigured peer, or a version skew: worth seeing in the log.
+		s.c.cfg.warn.warn(s.c.log, "chatter: wire generation mismatch", "remote", s.c.remote, "err", end.err)
 	}
-}
-
-// deliver passes a message to the application, keeping order: straight
-// into the channel when nothing waits before it, else behind the backlog.
-func (s *supervisor) deliver(m Msg) {
-	if s.dropping {
-		s.c.stats.discarded.Add(1)
-		return
-	}
-	if s.backlog.len == 0 {
-		select {
-		case s.msgs <- m:
-			return
-		default:
-		}
-	}
-	s.backlog.push(m)
-}
-
-func (s *supervisor) shiftBacklog() {
-	s.backlog.pop()
-	// Move whatever else fits without blocking.
-	for s.backlog.len > 0 {
-		select {
-		case s.msgs <- s.backlog.front():
-			s.backlog.pop()
-		default:
-			return
-		}
-	}
-}
-
-// shutdown runs when the connection begins closing. Timeouts are dropped
-// without running and pending Requests are told. After a failure, messages
-// read before the end are still delivered, until the application has them
-// all or closes the connection; after a local close they are dropped.
-func (s *supervisor) shutdown() {
-	s.c.unblock()
-	// Logged here, by a goroutine of the connection's group, so that the
-	// record is written before Done fires.
-	s.c.log.Debug("chatter: connection closing", "local", s.c.local, "remote", s.c.remote, "reason", s.c.reason())
-	for _, ev := range s.c.out.takeEvents(nil, true) {
-		s.handle(&ev)
-	}
-	s.c.out.settleReplies()
-	s.callbacks.Close()
-	if s.msgsClosed {
-		return
-	}
-	defer close(s.msgs)
-	life := &s.c.life
-	// The reader may be delivering a batch itself (readBatch): the channel
-	// closes only once it is off it. It is on its way out: the group's
-	// context has ended and unblock has cut its read short. Until it has
-	// returned, its batches are taken (see handOver).
-	for reading := true; reading; {
-		select {
-		case b := <-s.inbound:
-			if !life.discarded.Load() {
-				s.route(b.msgs)
-			}
-		case <-life.readerExited:
-			reading = false
-		}
-	}
-	select { // a batch handed over as the reader returned
-	case b := <-s.inbound:
-		if !life.discarded.Load() {
-			s.route(b.msgs)
-		}
+	switch {
+	case end.abort:
+		s.c.begin(end.err, false, modeAbort)
+	case s.c.stats.messagesIn.Load() == 0:
+		s.c.begin(end.err, end.local, modeFlush)
 	default:
+		s.handOverflow(ctx, true)
 	}
-	if life.discarded.Load() {
+}
+
+// afterReading waits, once reading has ended, for the deliverer to deliver
+// the last messages, then for the reply grace: it runs from the moment
+// everything read is in the Messages channel, and the connection closes
+// when it ends with the channel empty — the application took the last
+// message and had the grace to answer it. While the application has not
+// taken everything, the grace starts over.
+func (s *supervisor) afterReading(ctx context.Context) {
+	if s.dropping { // DiscardMessages: nothing more goes to Messages
+		s.stopDeliverer()
+		s.closeMsgs()
+	}
+	s.reapDeliverer()
+	if s.msgsClosed && s.graceAt.IsZero() {
+		s.graceAt = time.Now().Add(s.c.cfg.replyGrace)
+	}
+	var done <-chan struct{}
+	if s.dl != nil {
+		done = s.dl.done
+	}
+	s.wait(ctx, done)
+}
+
+// fireDue fires every timer that is due.
+func (s *supervisor) fireDue() {
+	s.lock.check()
+	d := s.due()
+	if d.IsZero() {
 		return
 	}
-	for s.backlog.len > 0 {
-		select {
-		case s.msgs <- s.backlog.front():
-			s.backlog.pop()
-		case <-s.c.out.kick:
-			// A local close sets discarded, then kicks.
-			if life.discarded.Load() {
-				return
-			}
-		case <-s.c.owner:
-			// The owning server closed: a local close, even of a
-			// connection that had already failed.
-			return
+	now := time.Now()
+	if now.Before(d) {
+		return
+	}
+	ctx := s.c.group.Context()
+	s.expire(now)
+	if s.ka.on && !s.ka.due.After(now) {
+		if err := s.fireKeepalive(ctx, now); err != nil {
+			s.ka.stop()
+			s.c.begin(err, false, modeAbort)
 		}
+	}
+	if !s.graceAt.IsZero() && !s.graceAt.After(now) {
+		if len(s.c.msgs) > 0 {
+			s.graceAt = now.Add(s.c.cfg.replyGrace) // not all taken yet
+		} else {
+			s.graceAt = time.Time{}
+			s.c.begin(s.end.err, s.end.local, modeFlush)
+		}
+	}
+}
+
+// wait blocks, without reading, until the mailbox kicks, the next timer
+// is due, done closes or the connection begins closing.
+func (s *supervisor) wait(ctx context.Context, done <-chan struct{}) {
+	s.armTimer()
+	select {
+	case <-s.c.mail.kick:
+	case <-s.timer.C:
+		s.timerSet = false
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// armTimer points the supervisor's timer at its next due time, for the
+// waits that do not read.
+func (s *supervisor) armTimer() {
+	if s.timer == nil {
+		s.timer = time.NewTimer(time.Hour)
+		s.timer.Stop()
+	}
+	if s.timerSet {
+		s.timer.Stop()
+		s.timerSet = false
+	}
+	if d := s.due(); !d.IsZero() {
+		s.timer.Reset(time.Until(d))
+		s.timerSet = true
 	}
 }
 
 // expire fires every conversation timeout that is due.
 func (s *supervisor) expire(now time.Time) {
-	gone := 0
 	for t := s.conv.popDue(now); t != nil; t = s.conv.popDue(now) {
-		gone++
+		s.armed++
 		if t.cb == nil {
 			continue
 		}
@@ -548,7 +473,6 @@ func (s *supervisor) expire(now time.Time) {
 		// callback is dropped as the protocol says.
 		_ = s.callbacks.PutNowait(func() { cb(conv) })
 	}
-	s.c.out.timeoutsGone(gone)
 }
 
 // runCallbacks runs conversation timeout callbacks one at a time, so that
@@ -562,69 +486,323 @@ func (s *supervisor) runCallbacks(ctx context.Context) error {
 		}
 		// Set before checking ctx, so that a Close that saw it unset
 		// began closing before this check, which then skips the call.
-		life.inCallback.Store(true)
+		life.mu.Lock()
+		life.callback = true
+		life.mu.Unlock()
+		if ctx.Err() == nil {
+			cb()
+		}
+		life.mu.Lock()
+		life.callback = false
+		life.mu.Unlock()
 		if ctx.Err() != nil {
-			life.inCallback.Store(false)
 			return nil
 		}
-		cb()
-		life.inCallback.Store(false)
 	}
 }
 
-// resetTimer points the timer at the earliest deadline.
-func (s *supervisor) resetTimer() {
-	if d, ok := s.conv.next(); ok {
-		s.timer.Reset(time.Until(d))
-	} else {
+// settleReplies closes the reply table and the mailbox to Requests: no
+// reply can come any more.
+func (s *supervisor) settleReplies() {
+	s.c.mail.mu.Lock()
+	s.c.mail.closed = true
+	s.c.mail.mu.Unlock()
+	s.takeMail() // Requests posted before the mailbox closed
+	s.answered += s.replies.settle()
+}
+
+// shutdown runs when the connection begins closing: timeouts are dropped
+// without running, Requests are told, the socket closes as the close mode
+// says once no writer runs, and then what was read is still delivered —
+// after a failure, until the application has it all or closes the
+// connection; after a local close it is dropped.
+func (s *supervisor) shutdown(ctx context.Context) {
+	c := s.c
+	if c.life.closeMode() == modeOpen {
+		// Closed from outside: the owning server closed its connections.
+		// That is a local close.
+		c.begin(ErrClosed, true, modeFlush)
+	}
+	// Logged here, by a goroutine of the connection's group, so that the
+	// record is written before Done fires.
+	c.log.Debug("chatter: connection closing", "local", c.local, "remote", c.remote, "reason", c.reason())
+	s.settleReplies()
+	s.ka.stop()
+	s.callbacks.Close()
+	if s.timer != nil {
 		s.timer.Stop()
 	}
-}
-
-// grace is the wait between the end of reading and the end of the
-// connection: first for the application to take the last message out of
-// the Messages channel (checked every drainPoll), then for the reply grace
-// to pass.
-type grace struct {
-	c       <-chan time.Time
-	timer   *time.Timer
-	length  time.Duration
-	waiting bool // for the channel to empty; false: the grace runs
-}
-
-// drainPoll is how often a connection whose reading has ended checks that
-// the application has taken the last message from the channel's buffer.
-const drainPoll = 10 * time.Millisecond
-
-func (g *grace) start(length time.Duration, buffered int) {
-	g.length = length
-	g.waiting = buffered > 0
-	d := length
-	if g.waiting {
-		d = drainPoll
+	// The socket: once the writer (which sees the group stop) has left.
+	if w := c.out.writer(); w != nil {
+		<-w
 	}
-	g.timer = time.NewTimer(d)
-	g.c = g.timer.C
+	lingering := s.end != nil && !s.end.eof && !s.end.abort && c.stats.messagesIn.Load() > 0
+	c.closeSocket(c.life.closeMode(), lingering)
+	c.released()
+	// What was read: the deliverer's backlog first, then what is left
+	// here, in order, unless the application no longer wants it.
+	s.armed += len(s.conv.timeouts) // dropped without running
+	s.conv = newConversations()
+	s.takeMail()
+	for s.dl != nil {
+		if s.dropping || s.ownerClosed() || !s.dlBusy {
+			s.stopDeliverer() // what it holds, if anything, is not wanted
+			break
+		}
+		select {
+		case <-s.dl.idle:
+			s.dlBusy = false
+		case <-s.dl.done:
+			s.reapDeliverer()
+		case <-c.mail.kick:
+			s.takeMail()
+		case <-c.owner:
+		}
+	}
+	for len(s.overflow) > 0 && !s.msgsClosed && !s.dropping && !s.ownerClosed() {
+		select {
+		case c.msgs <- s.overflow[0]:
+			s.overflow[0] = Msg{}
+			s.overflow = s.overflow[1:]
+		case <-c.mail.kick:
+			s.takeMail()
+		case <-c.owner:
+		}
+	}
+	s.overflow = nil
+	s.closeMsgs()
+	close(c.life.supervisorDone)
 }
 
-// tick reports whether the grace is over.
-func (g *grace) tick(now time.Time, buffered int) bool {
-	switch {
-	case !g.waiting:
-		g.c = nil
+// ownerClosed reports whether the server that owns the connection has
+// closed: a local close, even of a connection that had already failed.
+func (s *supervisor) ownerClosed() bool {
+	select {
+	case <-s.c.owner:
 		return true
-	case buffered > 0:
-		g.timer.Reset(drainPoll)
 	default:
-		g.waiting = false
-		g.timer.Reset(g.length)
+		return false
 	}
-	return false
 }
 
-func (g *grace) stop() {
-	if g.timer != nil {
-		g.timer.Stop()
+// The mailbox.
+
+// eventKind is what a goroutine tells the supervisor.
+type eventKind uint8
+
+const (
+	// evRequest: a Request waits for the reply in its conversation.
+	evRequest eventKind = iota + 1
+	// evCancel: a Request gave up.
+	evCancel
+	// evArm: a conversation timeout, for a frame just queued.
+	evArm
+	// evSent: a message was queued in a conversation: its timeout is
+	// cancelled.
+	evSent
+	// evDiscard: the application will not read Messages.
+	evDiscard
+	// evLocalClose: the connection was closed by this side: what is not
+	// yet delivered is dropped.
+	evLocalClose
+	// evStopReading: a server's Shutdown.
+	evStopReading
+)
+
+// event is one item of the mailbox.
+type event struct {
+	kind     eventKind
+	key      convKey
+	reply    chan Msg
+	deadline time.Time // evArm
+	cb       func(Conversation)
+}
+
+// mailbox is how other goroutines reach the supervisor: they post
+// events, and interrupt it when it must look before its next deadline.
+// Its lock is taken by a sender inside the outbox's critical section
+// (never the other way round), and by the supervisor once a batch.
+type mailbox struct {
+	c *Conn
+
+	mu     sync.Mutex
+	events []event
+	// closed: reading has ended; no Request is taken any more.
+	closed bool
+	// armed counts conversation timeouts posted and not yet reported gone
+	// by the supervisor: while it is 0, a send in an existing conversation
+	// has no timeout to cancel and posts nothing. requests counts Requests
+	// posted and not yet reported answered or gone. Stats reads both.
+	armed, requests int
+	// reading: the supervisor waits in a read of the socket, whose
+	// deadline it set to deadline (zero: none).
+	reading  bool
+	deadline time.Time
+	// interrupted: the supervisor must look at its mailbox before it reads
+	// or waits again.
+	interrupted bool
+	// kick wakes a supervisor that waits without reading; capacity 1.
+	kick chan struct{}
+}
+
+// register posts what the supervisor must know of a frame being queued:
+// a Request, a conversation timeout, a message that cancels one. The
+// outbox calls it with its lock held, after numbering the frame (key is
+// its conversation) and before queuing it. An error means the frame must
+// not be queued: reading has ended, and no reply can come.
+func (mb *mailbox) register(k convKey, m *sendMeta) error {
+	if m.reply == nil && m.timeout == 0 && !m.cancels {
+		return nil
 	}
-	g.c = nil
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	if m.reply != nil {
+		if mb.closed {
+			return mb.c.closedErr()
+		}
+		mb.events = append(mb.events, event{kind: evRequest, key: k, reply: m.reply})
+		mb.requests++
+	}
+	urgent := false
+	switch {
+	case m.timeout > 0:
+		d := time.Now().Add(m.timeout)
+		mb.events = append(mb.events, event{kind: evArm, key: k, deadline: d, cb: m.onTimeout})
+		mb.armed++
+		urgent = mb.deadline.IsZero() || d.Before(mb.deadline)
+	case m.cancels && mb.armed > 0:
+		mb.events = append(mb.events, event{kind: evSent, key: k})
+	}
+	if urgent {
+		mb.interruptLocked()
+	}
+	return nil
+}
+
+// requestsWaiting is how many Requests wait for their replies, as far as
+// the supervisor has reported: for Stats, and the writer's yield.
+func (mb *mailbox) requestsWaiting() int {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	return mb.requests
+}
+
+// post puts an event in the mailbox and interrupts the supervisor.
+func (mb *mailbox) post(ev event) {
+	mb.mu.Lock()
+	mb.events = append(mb.events, ev)
+	mb.interruptLocked()
+	mb.mu.Unlock()
+}
+
+func (mb *mailbox) localClose()  { mb.post(event{kind: evLocalClose}) }
+func (mb *mailbox) stopReading() { mb.post(event{kind: evStopReading}) }
+
+// interrupt makes the supervisor look at its mailbox (and at the group's
+// context) at once.
+func (mb *mailbox) interrupt() {
+	mb.mu.Lock()
+	mb.interruptLocked()
+	mb.mu.Unlock()
+}
+
+// aLongTimeAgo is a read deadline in the past: the read returns at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+func (mb *mailbox) interruptLocked() {
+	mb.interrupted = true
+	if mb.reading {
+		mb.c.nc.SetReadDeadline(aLongTimeAgo)
+		mb.reading = false
+	}
+	signal(mb.kick)
+}
+
+// takeMail handles every event posted so far.
+func (s *supervisor) takeMail() {
+	s.lock.check()
+	mb := &s.c.mail
+	mb.mu.Lock()
+	evs := mb.events
+	mb.events = s.spare[:0]
+	mb.interrupted = false
+	mb.armed -= s.armed
+	mb.requests -= s.answered
+	s.armed, s.answered = 0, 0
+	mb.mu.Unlock()
+	for i := range evs {
+		s.handle(&evs[i])
+	}
+	clear(evs)
+	s.spare = evs
+}
+
+// handle applies one event.
+func (s *supervisor) handle(ev *event) {
+	switch ev.kind {
+	case evRequest:
+		if !s.replies.add(ev.key, ev.reply) {
+			s.answered++
+		}
+	case evCancel:
+		if s.replies.cancel(ev.key, ev.reply) {
+			s.answered++
+		} else {
+			// Routed already: if the Request did not take its reply, it
+			// goes to Messages.
+			select {
+			case m, ok := <-ev.reply:
+				if ok {
+					s.deliver(m) // step hands it over if it did not fit
+				}
+			default:
+			}
+		}
+	case evArm:
+		if s.conv.arm(ev.key, ev.deadline, ev.cb) {
+			s.armed++ // it replaced one
+		}
+	case evSent:
+		if s.conv.disarm(ev.key) {
+			s.armed++
+		}
+	case evDiscard:
+		s.discard(true)
+	case evLocalClose:
+		s.localClose = true
+		s.discard(false)
+	case evStopReading:
+		if s.end == nil {
+			s.readEnded(s.c.group.Context(), readEnd{err: ErrClosed, local: true})
+		}
+	}
+}
+
+// discard drops what is undelivered, and every message from now on. For
+// DiscardMessages (counted) it also empties the Messages channel; after a
+// local close what is in the channel stays readable.
+func (s *supervisor) discard(counted bool) {
+	if s.dropping {
+		return
+	}
+	s.dropping = true
+	if s.dl != nil {
+		s.dl.counted = counted
+		s.stopDeliverer()
+	}
+	n := len(s.overflow)
+	s.overflow = nil
+	if !counted {
+		return
+	}
+	for !s.msgsClosed {
+		select {
+		case <-s.c.msgs:
+			n++
+			continue
+		default:
+		}
+		break
+	}
+	s.c.stats.discarded.Add(uint64(n))
 }

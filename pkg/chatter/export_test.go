@@ -1,0 +1,6 @@
+package chatter
+
+// TouchSupervisor calls a method of the supervisor's, which touches the
+// state only the supervisor goroutine may, from the caller's goroutine.
+// Under -race its check panics first; call it only then.
+func TouchSupervisor(c *Conn) { c.sup.takeMail() }
