@@ -18,6 +18,30 @@ type gochatterSystem struct{}
 
 func (gochatterSystem) name() string { return "gochatter" }
 
+// gochatterKeepSystem is gochatter whose receiver keeps every message, as
+// an application that does not call Msg.Release does: each large body is
+// a fresh allocation, like the raw row's. It runs the large-payload
+// workloads only (Release does nothing for frames under 32 KiB, so the
+// other rows would repeat gochatter's).
+type gochatterKeepSystem struct{}
+
+func (gochatterKeepSystem) name() string { return "gochatter-keep" }
+
+func (gochatterKeepSystem) oneWay(ctx context.Context, size int, rx func(int64, int)) (sender, error) {
+	if size < 32<<10 {
+		return nil, errNotMeasured
+	}
+	return chatterOneWay(ctx, size, rx, false)
+}
+
+func (gochatterKeepSystem) echo(context.Context, int) ([]caller, func() error, error) {
+	return nil, nil, errNotMeasured
+}
+
+func (gochatterKeepSystem) idle(context.Context, int) (func() error, error) {
+	return nil, errNotMeasured
+}
+
 const benchSchema = `module Bench
 
 Num = Integer
@@ -58,6 +82,12 @@ func shutdownAll(srv *chatter.Server, conns ...*chatter.Conn) error {
 }
 
 func (gochatterSystem) oneWay(ctx context.Context, size int, rx func(int64, int)) (sender, error) {
+	return chatterOneWay(ctx, size, rx, true)
+}
+
+// chatterOneWay connects a gochatter sender to a receiver that hands each
+// message back with Release when release is set.
+func chatterOneWay(ctx context.Context, size int, rx func(int64, int), release bool) (sender, error) {
 	recvDone := make(chan struct{})
 	var once sync.Once
 	srv, err := listenChatter(ctx, func(_ context.Context, c *chatter.Conn) {
@@ -77,7 +107,9 @@ func (gochatterSystem) oneWay(ctx context.Context, size int, rx func(int64, int)
 			default:
 				rx(-1, -1)
 			}
-			m.Release() // large payloads' buffers go back for the next frames
+			if release {
+				m.Release() // large payloads' buffers go back for the next frames
+			}
 		}
 	}, chatter.WithPingTimeout(0))
 	if err != nil {

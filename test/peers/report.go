@@ -36,6 +36,7 @@ func (r *report) header(cfg config) {
 func (r *report) footer() {
 	r.printf("## Notes\n\n")
 	r.printf("- gochatter: default options, except pings off (`WithPingTimeout(0)`) in workloads 1–4; Integer and Bytes payloads in a Hat.Msg envelope; the receiver hands each message back with `Msg.Release` (which reuses the buffers of frames of 32 KiB or more, and does nothing for smaller ones).\n")
+	r.printf("- gochatter-keep: gochatter whose receiver keeps every message (no `Msg.Release`), as most applications do: each large body is a fresh allocation, as in the raw row. Large payloads only.\n")
 	r.printf("- grpc: one bidirectional stream of `wrapperspb.Int64Value`/`BytesValue` for one-way traffic, unary calls for round trips, default proto codec.\n")
 	r.printf("- nats: embedded nats-server and nats.go; every message crosses the broker (two TCP hops, three in-process parties); one responder connection serves all requests.\n")
 	r.printf("- raw: the same length-prefixed frames over one TCP connection with no protocol, shaped as a library connection is: a writer goroutine fed by a channel coalesces frames into a `bufio.Writer`; the reader reads each body into a fresh slice and hands it to the consumer; bodies are the bare payload (8 bytes for an integer); round trips pipeline through a FIFO. The goals' ratios are to this row.\n")

@@ -52,7 +52,7 @@ type caller interface {
 	call(ctx context.Context, v int64) (int64, error)
 }
 
-var systems = []system{gochatterSystem{}, grpcSystem{}, natsSystem{}, rawSystem{}, rawParseSystem{}}
+var systems = []system{gochatterSystem{}, gochatterKeepSystem{}, grpcSystem{}, natsSystem{}, rawSystem{}, rawParseSystem{}}
 
 func systemNames() []string {
 	var names []string
