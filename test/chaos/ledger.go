@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -144,10 +145,17 @@ func (r *ConnRecord) history() string {
 }
 
 // abrupt says whether the connection may have lost messages: a breaking
-// fault touched it, or it ended with an error — Close reporting queued
+// fault touched it; or it ended with an error — Close reporting queued
 // messages unsent (chatter.ErrUnsent) among them, since a close that ran
-// out of time is no graceful one.
-func (r *ConnRecord) abrupt() bool { return r.faulted || r.result != nil }
+// out of time is no graceful one; or its receiving end did not see it end
+// cleanly. The last is the proxy's doing, never a TCP peer's: toxiproxy
+// acknowledges bytes before it delivers them, and when one side of a flow
+// closes it may tear the other down with bytes still in its toxics (a
+// slow bandwidth toxic, say) — the receiver then sees a reset, or a
+// stream cut short. What it did deliver is still checked byte for byte.
+func (r *ConnRecord) abrupt() bool {
+	return r.faulted || r.result != nil || (r.peer != nil && !errors.Is(r.peerEnd, chatter.ErrPeerClosed))
+}
 
 // Lane is one goroutine's sends on one connection: messages numbered from
 // 0, which the receiver must get in that order.
@@ -402,7 +410,7 @@ func (l *Ledger) settleConnLocked(r *ConnRecord) {
 		inNetwork = (r.stats.BytesOut-peerIn)/headerSize + 1
 	}
 	if bound := r.stats.MessagesUnsent + inNetwork; lost > bound {
-		l.problemLocked("%s: %d messages lost, more than the %d unsent and the at most %d in the network (%d bytes written, %d read by the peer)",
-			r.name, lost, r.stats.MessagesUnsent, inNetwork, r.stats.BytesOut, peerIn)
+		l.problemLocked("%s: %d messages lost, more than the %d unsent and the at most %d in the network (%d bytes written, %d read by the peer; close: %v; %s)",
+			r.name, lost, r.stats.MessagesUnsent, inNetwork, r.stats.BytesOut, peerIn, r.result, r.history())
 	}
 }

@@ -26,8 +26,8 @@ type Sample struct {
 }
 
 // Plot draws the soak's samples as a PNG: RSS and heap in the top panel,
-// goroutines in the bottom one, over time, with a tick under both panels
-// wherever a client reconnected.
+// goroutines in the bottom one, over time, with a bar under both panels
+// for the reconnects of each sample.
 func Plot(w io.Writer, title string, samples []Sample) error {
 	const (
 		width, height = 1200, 640
@@ -44,6 +44,11 @@ func Plot(w io.Writer, title string, samples []Sample) error {
 	end := samples[len(samples)-1].At
 	x := func(d time.Duration) int { return left + int(float64(width-left-right)*float64(d)/float64(end)) }
 	label(img, left, 20, color.Black, title)
+	const reconnectStrip = 16 // pixels of the tallest reconnect bar
+	maxReconnects := 1
+	for j := 1; j < len(samples); j++ {
+		maxReconnects = max(maxReconnects, samples[j].Reconnects-samples[j-1].Reconnects)
+	}
 
 	type series struct {
 		name  string
@@ -63,7 +68,7 @@ func Plot(w io.Writer, title string, samples []Sample) error {
 		for i := 0; i <= 4; i++ {
 			v := hi * float64(i) / 4
 			hline(img, left, width-right, y(v), grey)
-			label(img, 4, y(v)+4, color.Black, fmt.Sprintf("%.0f %s", v, unit))
+			label(img, 4, y(v)+4, color.Black, fmt.Sprintf("%.4g %s", v, unit))
 		}
 		for i, se := range ss {
 			label(img, left+10+i*200, y0-6, se.c, se.name)
@@ -71,11 +76,12 @@ func Plot(w io.Writer, title string, samples []Sample) error {
 				line(img, x(samples[j-1].At), y(se.value(samples[j-1])), x(samples[j].At), y(se.value(samples[j])), se.c)
 			}
 		}
-		// Reconnects: a red tick under the panel for each sample in which
-		// any came.
+		// Reconnects: a red bar under the panel for each sample, as tall as
+		// the reconnects in it, against the busiest sample.
 		for j := 1; j < len(samples); j++ {
-			if samples[j].Reconnects > samples[j-1].Reconnects {
-				vline(img, x(samples[j].At), y0+panelH+2, y0+panelH+10, color.RGBA{200, 0, 0, 255})
+			if n := samples[j].Reconnects - samples[j-1].Reconnects; n > 0 {
+				h := max(1, reconnectStrip*n/maxReconnects)
+				vline(img, x(samples[j].At), y0+panelH+2, y0+panelH+1+h, color.RGBA{200, 0, 0, 255})
 			}
 		}
 		hline(img, left, width-right, y0+panelH, color.Black)
@@ -92,7 +98,8 @@ func Plot(w io.Writer, title string, samples []Sample) error {
 		d := end * time.Duration(i) / 6
 		label(img, x(d)-20, height-8, color.Black, d.Round(time.Second).String())
 	}
-	label(img, width-360, height-24, color.RGBA{200, 0, 0, 255}, "red ticks: clients reconnected")
+	label(img, width-560, height-24, color.RGBA{200, 0, 0, 255},
+		fmt.Sprintf("red bars: reconnects per sample (tallest: %d)", maxReconnects))
 	return png.Encode(w, img)
 }
 
