@@ -141,13 +141,16 @@ func NewConn(nc net.Conn, repo *sbs.Repository, opts ...Option) (*Conn, error) {
 
 // readBufferSize is the supervisor's starting read buffer; it grows with
 // large frames and shrinks back when they are gone.
-const readBufferSize = 512
+const readBufferSize = 256
 
 // messagesChannelSize is the Messages channel's buffer. When the
 // application falls behind, the rest of the receive queue waits with a
 // deliverer (delivery.go), which exists only then: an idle connection
 // does not hold a buffer of the whole queue's size.
 const messagesChannelSize = 16
+
+// closedChan is a closed channel, for what is decided from the start.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // newConn starts the connection's supervisor in g; the writer starts when
 // there is something to write. A server gives the end of the connection's
@@ -165,7 +168,6 @@ func newConn(nc, raw net.Conn, repo *sbs.Repository, cfg *config, s scheme, g, o
 		remote:            formatAddress(s, nc.RemoteAddr()),
 		group:             g,
 		wire:              cfg.wire,
-		wireReady:         make(chan struct{}),
 		releaseSocket:     released,
 	}
 	size := messagesChannelSize
@@ -180,7 +182,9 @@ func newConn(nc, raw net.Conn, repo *sbs.Repository, cfg *config, s scheme, g, o
 		c.owner = owner.Closing()
 	}
 	if cfg.wire != WireAuto {
-		close(c.wireReady)
+		c.wireReady = closedChan // decided: shared, not one closed channel per connection
+	} else {
+		c.wireReady = make(chan struct{})
 	}
 	c.sup = newSupervisor(c)
 	if o := cfg.observer; o != nil {

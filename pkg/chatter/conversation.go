@@ -97,15 +97,14 @@ type convTimer struct {
 	index    int // in the heap; -1 when removed
 }
 
-func newConversations() conversations {
-	return conversations{timeouts: make(map[convKey]*convTimer)}
-}
-
 // arm sets a conversation's timeout, replacing any earlier one; it reports
 // whether it replaced one.
 func (cs *conversations) arm(k convKey, deadline time.Time, cb func(Conversation)) (replaced bool) {
 	replaced = cs.disarm(k)
 	t := &convTimer{key: k, deadline: deadline, cb: cb}
+	if cs.timeouts == nil {
+		cs.timeouts = make(map[convKey]*convTimer) // most connections never arm one
+	}
 	cs.timeouts[k] = t
 	heap.Push(&cs.heap, t)
 	return replaced

@@ -57,10 +57,9 @@ type supervisor struct {
 	timer    *time.Timer
 	timerSet bool
 	// callbacks run the conversation timeouts' callbacks, one at a time,
-	// on a goroutine started with the first (most connections never have
-	// one).
-	callbacks        *aio.Queue[func()]
-	callbacksStarted bool
+	// on a goroutine started with the first; nil until then (most
+	// connections never have one).
+	callbacks *aio.Queue[func()]
 
 	// Delivery (delivery.go).
 	overflow   []Msg      // this batch's messages that did not fit
@@ -91,12 +90,10 @@ type supervisor struct {
 
 func newSupervisor(c *Conn) *supervisor {
 	s := &supervisor{
-		c:         c,
-		fr:        newFrameReader(c.nc, c.cfg.maxMessageSize, readBufferSize),
-		dec:       newDecoder(c),
-		maxBatch:  64,
-		callbacks: aio.NewQueue[func()](0),
-		conv:      newConversations(),
+		c:        c,
+		fr:       newFrameReader(c.nc, c.cfg.maxMessageSize, readBufferSize),
+		dec:      newDecoder(c),
+		maxBatch: 64,
 	}
 	s.handshaking = !c.handshakeDeadline.IsZero() && c.Wire() == WireAuto
 	if q := c.cfg.queueSize; q > 0 && q < s.maxBatch {
@@ -462,8 +459,8 @@ func (s *supervisor) expire(now time.Time) {
 		if t.cb == nil {
 			continue
 		}
-		if !s.callbacksStarted {
-			s.callbacksStarted = true
+		if s.callbacks == nil {
+			s.callbacks = aio.NewQueue[func()](0)
 			// Fails only when closing; then callbacks are dropped anyway.
 			_ = s.c.group.Spawn(s.runCallbacks)
 		}
@@ -528,7 +525,9 @@ func (s *supervisor) shutdown(ctx context.Context) {
 	c.log.Debug("chatter: connection closing", "local", c.local, "remote", c.remote, "reason", c.reason())
 	s.settleReplies()
 	s.ka.stop()
-	s.callbacks.Close()
+	if s.callbacks != nil {
+		s.callbacks.Close()
+	}
 	if s.timer != nil {
 		s.timer.Stop()
 	}
@@ -542,7 +541,7 @@ func (s *supervisor) shutdown(ctx context.Context) {
 	// What was read: the deliverer's backlog first, then what is left
 	// here, in order, unless the application no longer wants it.
 	s.armed += len(s.conv.timeouts) // dropped without running
-	s.conv = newConversations()
+	s.conv = conversations{}
 	s.takeMail()
 	for s.dl != nil {
 		if s.dropping || s.ownerClosed() || !s.dlBusy {
