@@ -129,6 +129,50 @@ func TestOwnBackpressureDoesNotTimeOutThePeer(t *testing.T) {
 	})
 }
 
+// A peer that streams to us while our application pauses, its own
+// keepalive on, does not time us out: our full queue stops our reader, and
+// with it the pongs we owe, but our own pings go on and show the peer we
+// are alive. On both wires.
+func TestOwnBackpressureKeepsThePeersKeepaliveSatisfied(t *testing.T) {
+	for _, w := range []chatter.Wire{chatter.WireLegacy, chatter.WireCurrent} {
+		t.Run(w.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ka := []chatter.Option{chatter.WithWire(w), chatter.WithPingTimeout(time.Second), chatter.WithPingDelay(time.Second)}
+				client, server := pipePair(t,
+					append([]chatter.Option{chatter.WithQueueSize(2)}, ka...),
+					ka)
+				defer closeAll(client, server)
+				const n = 2000
+				sent := make(chan error, 1)
+				go func() {
+					for i := range int64(n) {
+						if _, err := server.Send(context.Background(), num(i%64)); err != nil {
+							sent <- err
+							return
+						}
+					}
+					sent <- nil
+				}()
+				time.Sleep(10 * time.Second) // the application pauses
+				if err := server.Err(); err != nil {
+					t.Fatalf("the streaming side ended its connection while we paused: %v", err)
+				}
+				for got := range n {
+					if _, err := client.Receive(context.Background()); err != nil {
+						t.Fatalf("after %d of %d messages: %v", got, n, err)
+					}
+				}
+				if err := <-sent; err != nil {
+					t.Fatal(err)
+				}
+				if err := client.Err(); err != nil {
+					t.Errorf("connection ended: %v", err)
+				}
+			})
+		})
+	}
+}
+
 // A send-only client says it will not read: what arrives is dropped and
 // counted, its queue never fills, and Request replies still come.
 func TestDiscardMessages(t *testing.T) {

@@ -28,6 +28,11 @@ import (
 // idle wait on the current one. None of it changes when pings are sent,
 // which the original's transcripts fix.
 //
+// While our own full receive queue keeps us from reading, a ping's answer
+// cannot reach us, which is not the peer's fault: the wait starts over
+// each period, and our pings still go out on schedule — they are all the
+// peer hears from us, and its keepalive counts them.
+//
 // Keepalive has no goroutine and no timer of its own: due is when it next
 // needs the supervisor, which reads the socket with a deadline no later
 // than that. It starts once the wire generation is known and stops when
@@ -108,17 +113,19 @@ func (s *supervisor) fireKeepalive(ctx context.Context, now time.Time) error {
 	k := &s.ka
 	if k.awaiting && k.stalled {
 		// Our own full queue has kept us from reading the answer: that is
-		// not the peer's fault. Wait another period, knowing whether we
-		// still do not read.
-		k.stalled = s.handing
-		k.due = now.Add(k.timeout)
-		return nil
+		// not the peer's fault, and the wait starts over. The ping goes out
+		// all the same, on schedule: while we do not read, our pings are
+		// all the peer hears from us, and its own keepalive counts them
+		// (its answers wait for us to read again; a late one is ignored).
+		k.awaiting = false
 	}
 	if k.awaiting {
 		if !s.linkMoved() {
 			// Legacy: the ping sent one period ago has no answer. Current:
 			// nothing at all arrived within the timeout after our ping.
-			s.c.log.Debug("chatter: ping timeout", "local", s.c.local, "remote", s.c.remote, "timeout", k.timeout)
+			s.c.log.Debug("chatter: ping timeout", "local", s.c.local, "remote", s.c.remote, "timeout", k.timeout,
+				"ping_age", now.Sub(k.pingAt), "last_read_age", now.Sub(s.lastRead),
+				"written_since_ping", s.c.out.writtenBytes()-k.writtenAtPing, "queued", s.c.out.queuedBytes())
 			return ErrPingTimeout
 		}
 		// No answer yet, but the link moves: it is slow, not dead.

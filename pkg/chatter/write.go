@@ -242,6 +242,13 @@ func (o *outbox) wrote(n int) {
 	o.mu.Unlock()
 }
 
+// queuedBytes is how many bytes wait in the outbox.
+func (o *outbox) queuedBytes() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.buf)
+}
+
 // writtenBytes is how many bytes have been written to the socket.
 func (o *outbox) writtenBytes() int64 {
 	o.mu.Lock()
