@@ -135,6 +135,10 @@ func (cl *Client) record(e chatter.RedialEvent) {
 // results) are kept.
 const keepEvents = 1024
 
+// drainBound is how long a client waits, once its connection has ended,
+// for Messages to deliver what was read and close.
+const drainBound = 30 * time.Second
+
 // Await waits until an event after the first `after` matches ok, or d
 // passes.
 func (cl *Client) Await(after int, d time.Duration, ok func(Event) bool) (Event, bool) {
@@ -284,6 +288,17 @@ func (cl *Client) run(ctx context.Context, c *chatter.Conn) error {
 		}()
 	}
 	wg.Wait()
+	if c.Err() != nil {
+		// The connection failed, or the peer ended it: it delivers
+		// everything it read, then closes Messages. A local Close now would
+		// drop what the receiver has not taken yet, as doc.go says any
+		// local Close does; an application that wants it all reads
+		// Messages to its end first, and so does this client.
+		if !within(recv.done, drainBound) {
+			cl.ledger.Problem("client connection %s: Messages did not close within %v of the connection's end (%v)",
+				c.LocalAddress(), drainBound, c.Err())
+		}
+	}
 	res := c.Close()
 	closed := time.Now()
 	rec.End(res, c.Stats())

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"os"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -94,7 +95,12 @@ var tlsPair = sync.OnceValues(func() (*tls.Config, *tls.Config) {
 
 // quiet is the logger of every gochatter end: the faults make them log
 // a great deal that is expected.
-var quiet = slog.New(slog.DiscardHandler)
+var quiet = func() *slog.Logger {
+	if os.Getenv("CHAOS_DEBUG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}()
 
 // Side labels the goroutines of one side, so that their number can be
 // told apart from the other side's in one process (see Goroutines).
