@@ -60,8 +60,16 @@ func run() error {
 		dur     = flag.Duration("d", 0, "duration bound of each measurement (default 2s, 400ms with -quick)")
 		idle    = flag.Int("idle", 0, "connections for the idle-memory workload (default 10000, 1000 with -quick)")
 		trials  = flag.Int("trials", 0, "trials of each timed workload, the systems' order rotated each trial; the median is reported (default 3, 1 with -quick)")
+		many    = flag.Int("many", 0, "instead of the workloads: this many idle connections to one server process, the clients in child processes (see many.go)")
+		manyCli = flag.String("many-client", "", "internal: be a -many client process for this server address")
 	)
 	flag.Parse()
+	if *manyCli != "" {
+		return manyClient(*manyCli, *many)
+	}
+	if *many > 0 {
+		return runMany(context.Background(), os.Stdout, *many)
+	}
 	cfg := config{quick: *quick, cpuprofile: *cpuprof, memprofile: *memprof, dur: 2 * time.Second, idleConns: 10000, trials: 3}
 	if cfg.quick {
 		cfg.dur, cfg.idleConns, cfg.trials = 400*time.Millisecond, 1000, 1
