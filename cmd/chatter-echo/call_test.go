@@ -45,6 +45,9 @@ func TestParse(t *testing.T) {
 		{`{"type": "Bytes", "value": "AAH/"}`, chatter.Data{Type: "Bytes", Data: []byte{0, 1, 0xff}}},
 		{` {"module": "Test", "type": "Shape", "value": ["point", {"x": 1, "y": 2}]} `, chatter.Data{Module: "Test", Type: "Shape",
 			Data: sbs.Union{Name: "point", Value: map[string]any{"x": int64(1), "y": int64(2)}}}},
+		// Module.Type, as types prints it and bench -type takes it.
+		{`{"type": "Test.Point", "value": {"x": 3, "y": 4}}`, chatter.Data{Module: "Test", Type: "Point",
+			Data: map[string]any{"x": int64(3), "y": int64(4)}}},
 	}
 	for _, tt := range tests {
 		got, err := parseRequest(testRepo, []byte(tt.line))
@@ -81,6 +84,27 @@ func TestParseErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("parse(%s) = %v, want an error containing %q", tt.line, err, tt.want)
 		}
+	}
+}
+
+// A module no loaded schema defines gets a hint to load it.
+func TestParseHintsAtSchema(t *testing.T) {
+	for _, line := range []string{
+		`{"type": "Example.Point", "value": {"x": 1, "y": 2}}`,
+		`{"module": "Example", "type": "Point", "value": {"x": 1, "y": 2}}`,
+	} {
+		_, err := parseRequest(testRepo, []byte(line))
+		if err == nil {
+			t.Fatalf("parse(%s) succeeded", line)
+		}
+		if h := hint(err); !strings.Contains(h, "-schema") || !strings.Contains(h, "Example") {
+			t.Errorf("parse(%s): hint %q, want one naming -schema and the module", line, h)
+		}
+	}
+	// A type the module lacks is no schema's absence: no hint.
+	_, err := parseRequest(testRepo, []byte(`{"module": "Test", "type": "Nope", "value": 1}`))
+	if h := hint(err); h != "" {
+		t.Errorf("unknown type of a loaded module: hint %q, want none", h)
 	}
 }
 

@@ -80,7 +80,9 @@
 //	{"module": null, "type": "Integer", "value": 1267650600228229401496703205376}
 //
 // module is null (or absent) for the builtin types: Boolean, Integer, Float,
-// String, Bytes and None. value is in SBS-JSON: integers of any size,
+// String, Bytes and None; without module, type may also be Module.Type, as
+// types prints it and bench -type takes it ({"type": "Example.Point", ...}).
+// value is in SBS-JSON: integers of any size,
 // Bytes as standard base64, a Tuple or Record as an object, a Union or
 // Choice as ["entry", value], None as null. Each request is sent as the
 // first message of a new conversation with last = false, and the peer's

@@ -44,10 +44,13 @@ func parseRequest(repo *sbs.Repository, text []byte) (chatter.Data, error) {
 	d := chatter.Data{Type: req.Type}
 	if req.Module != nil {
 		d.Module = *req.Module
+	} else if module, name, ok := strings.Cut(req.Type, "."); ok {
+		// Module.Type, as types prints it and bench -type takes it.
+		d.Module, d.Type = module, name
 	}
 	t, err := repo.Type(d.Module, d.Type)
 	if err != nil {
-		return chatter.Data{}, err
+		return chatter.Data{}, schemaHint(err, d.Module)
 	}
 	if d.Data, err = t.DecodeJSON(req.Value); err != nil {
 		return chatter.Data{}, err
@@ -172,3 +175,12 @@ func (w *lineWriter) write(v any) error {
 
 // timestamp is how the lines write times: UTC, to the microsecond.
 func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z") }
+
+// schemaHint adds to an unknown-type error for module what to do about
+// it: a module no schema given with -schema defines.
+func schemaHint(err error, module string) error {
+	if module == "" || !errors.Is(err, sbs.ErrUnknownType) || !strings.Contains(err.Error(), "no module") {
+		return err
+	}
+	return &hintedError{err, fmt.Sprintf("no schema loaded here defines module %s: give its .sbs file with -schema FILE (the types command lists what is loaded)", module)}
+}
