@@ -200,7 +200,8 @@
 //	                   unverified mode, asked for explicitly
 //
 // A client verifies the server unless -insecure (or -pem alone) says not
-// to. Commands that connect take -timeout DURATION, bounding the set-up
+// to. These flags with a tcp+sbs:// address, or -insecure and -servername
+// on a server, are refused rather than ignored. Commands that connect take -timeout DURATION, bounding the set-up
 // (and for call each answer, for send the writing).
 //
 // When a command fails it prints one line on standard error, and when the

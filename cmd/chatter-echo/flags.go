@@ -213,6 +213,9 @@ func isTLS(addr string) bool { return strings.HasPrefix(addr, "ssl+sbs://") }
 // connect dials addr as the flags say, within timeout.
 func (f *commonFlags) connect(ctx context.Context, repo *sbs.Repository, addr string, timeout time.Duration, log *slog.Logger, stderr io.Writer, extra ...chatter.Option) (*chatter.Conn, error) {
 	opts := append(f.options(log), extra...)
+	if err := f.tls.forAddress(addr, false); err != nil {
+		return nil, err
+	}
 	if isTLS(addr) {
 		o, err := f.tls.clientOption(stderr)
 		if err != nil {
@@ -228,6 +231,9 @@ func (f *commonFlags) connect(ctx context.Context, repo *sbs.Repository, addr st
 // serverOptions are the options of a server on addr.
 func (f *commonFlags) serverOptions(addr string, log *slog.Logger) ([]chatter.Option, error) {
 	opts := f.options(log)
+	if err := f.tls.forAddress(addr, true); err != nil {
+		return nil, err
+	}
 	if isTLS(addr) {
 		o, err := f.tls.serverOption()
 		if err != nil {

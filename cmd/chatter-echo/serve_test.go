@@ -74,3 +74,31 @@ func TestServe(t *testing.T) {
 		t.Errorf("stderr:\n%s", stderr.String())
 	}
 }
+
+// TLS flags that an address would silently ignore are refused: with a
+// plain tcp+sbs address, and the client-only ones on a server.
+func TestTLSFlagsMustFitTheAddress(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "-cert", "c.pem", "-key", "k.pem", "tcp+sbs://127.0.0.1:0"}, "plain tcp+sbs address"},
+		{[]string{"serve", "-insecure", "tcp+sbs://127.0.0.1:0"}, "plain tcp+sbs address"},
+		{[]string{"serve", "-insecure", "-pem", "x.pem", "ssl+sbs://127.0.0.1:0"}, "-insecure and -servername are for clients"},
+		{[]string{"listen", "-serve", "-servername", "x", "ssl+sbs://127.0.0.1:0"}, "-insecure and -servername are for clients"},
+		{[]string{"call", "-cacert", "ca.pem", "tcp+sbs://127.0.0.1:1"}, "plain tcp+sbs address"},
+		{[]string{"send", "-pem", "x.pem", "-d", `{"type":"Integer","value":1}`, "tcp+sbs://127.0.0.1:1"}, "plain tcp+sbs address"},
+	}
+	for _, tt := range tests {
+		// A command that took the flags would serve (or dial) until its
+		// context ends: bound it.
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		var out, errOut syncBuffer
+		code := run(ctx, tt.args, stdio{strings.NewReader(""), &out, &errOut})
+		cancel()
+		stderr := errOut.String()
+		if code == 0 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want a failure saying %q", tt.args, code, stderr, tt.want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/gochatter/gochatter/pkg/chatter"
 )
@@ -29,6 +30,35 @@ func (f *tlsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cacert, "cacert", "", "`FILE` of CA certificates that verify the peer: the server, or on a server the clients (mutual TLS)")
 	fs.StringVar(&f.serverName, "servername", "", "`NAME` the server's certificate must have (default: the address's host)")
 	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the server, as the original's client does")
+}
+
+// given lists the TLS flags that were set.
+func (f *tlsFlags) given() []string {
+	var set []string
+	for _, g := range []struct {
+		name string
+		on   bool
+	}{{"-pem", f.pem != ""}, {"-cert", f.cert != ""}, {"-key", f.key != ""}, {"-cacert", f.cacert != ""},
+		{"-servername", f.serverName != ""}, {"-insecure", f.insecure}} {
+		if g.on {
+			set = append(set, g.name)
+		}
+	}
+	return set
+}
+
+// forAddress refuses TLS flags that addr would silently ignore: any of
+// them with a plain tcp+sbs address, and the client-only ones on a
+// server.
+func (f *tlsFlags) forAddress(addr string, server bool) error {
+	if set := f.given(); len(set) > 0 && !isTLS(addr) {
+		return fmt.Errorf("%s: TLS flags, but %s is a plain tcp+sbs address: use ssl+sbs:// for TLS, or drop them",
+			strings.Join(set, " "), addr)
+	}
+	if server && (f.insecure || f.serverName != "") {
+		return errors.New("-insecure and -servername are for clients: a server verifies clients with -cacert")
+	}
+	return nil
 }
 
 func (f *tlsFlags) check() error {

@@ -40,7 +40,8 @@
 // buffers ([Msg.Release]); wire.go the two generations; server.go
 // [Server]; redial.go [Redial]; observe.go statistics and the
 // [Observer]; typed.go Go values; warn.go rate-limited warnings;
-// options.go and errors.go the rest.
+// golock.go the owner assertion (checked in race builds); options.go
+// and errors.go the rest.
 //
 // # Conversations
 //
