@@ -526,8 +526,8 @@ func TestTLSFlags(t *testing.T) {
 		t.Errorf("mutual TLS: exit %d, %q, %q", code, stdout, stderr)
 	}
 	code, _, stderr = runCmd(t, "", "call", "-d", req, "-cacert", caFile, addr)
-	if code != exitFail {
-		t.Errorf("without a client certificate: exit %d, %q", code, stderr)
+	if code != exitFail || !strings.Contains(stderr, "hint: the server wants a client certificate") {
+		t.Errorf("without a client certificate: exit %d, %q; want the hint to give one", code, stderr)
 	}
 	code, stdout, stderr = runCmd(t, "", "call", "-d", req, "-pem", clientPEM, addr)
 	if code != exitOK || !strings.Contains(stderr, "warning: -pem alone does not verify the server") || !strings.Contains(stdout, `"value":3`) {

@@ -209,7 +209,8 @@
 // starting "chatter-echo: hint:": a peer of the other wire generation
 // (-wire), a TLS server reached with tcp+sbs:// or a plain one with
 // ssl+sbs://, a certificate that does not verify (-cacert, -servername), a
-// peer that closed the connection before sending anything.
+// server that wants a client certificate, a peer that closed the
+// connection before sending anything.
 //
 // # Exit status
 //

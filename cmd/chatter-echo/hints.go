@@ -45,6 +45,10 @@ func hint(err error) string {
 		return "the server's certificate is for another name: give -servername, or connect by that name"
 	case errors.As(err, &ua), errors.As(err, &cv):
 		return "the server's certificate is not signed by a CA known here: give -cacert, or -insecure for the original's unverified mode"
+	case strings.Contains(err.Error(), "certificate required"):
+		// TLS 1.3: the server's refusal comes as an alert after the
+		// handshake seemed to succeed.
+		return "the server wants a client certificate: give -pem, or -cert and -key, signed by a CA it trusts"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "nothing listens there"
 	case strings.Contains(err.Error(), "TLS handshake") && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os/signal"
 	"sync"
 	"sync/atomic"
@@ -42,21 +43,28 @@ func serve(ctx context.Context, args []string, s stdio) int {
 		return failStatus(s.err, err)
 	}
 
+	// The debug listener first: an address it refuses (not loopback, say)
+	// fails the command before it says it is listening.
+	var debugL net.Listener
+	if *debugAddr != "" {
+		if debugL, err = chatterdebug.Listen(*debugAddr); err != nil {
+			return failStatus(s.err, err)
+		}
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	srv, err := chatter.Listen(ctx, repo, pos[0], func(ctx context.Context, c *chatter.Conn) { echo(ctx, c, repo, log) }, opts...)
 	if err != nil {
+		if debugL != nil {
+			debugL.Close()
+		}
 		return failStatus(s.err, err)
 	}
 	for _, a := range srv.Addresses() {
 		fmt.Fprintf(s.out, "listening on %s\n", a)
 	}
-	if *debugAddr != "" {
-		l, err := chatterdebug.Listen(*debugAddr)
-		if err != nil {
-			srv.Close()
-			return failStatus(s.err, err)
-		}
+	if debugL != nil {
+		l := debugL
 		dctx, cancel := context.WithCancel(context.Background())
 		served := make(chan struct{})
 		go func() {

@@ -102,3 +102,15 @@ func TestTLSFlagsMustFitTheAddress(t *testing.T) {
 		}
 	}
 }
+
+// A debug address the command refuses fails it before it says it is
+// listening.
+func TestServeRefusesDebugAddrFirst(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	var out, errOut syncBuffer
+	code := run(ctx, []string{"serve", "-debug-addr", "0.0.0.0:0", "tcp+sbs://127.0.0.1:0"}, stdio{strings.NewReader(""), &out, &errOut})
+	if code == 0 || strings.Contains(out.String(), "listening") || !strings.Contains(errOut.String(), "loopback") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want a failure about the loopback rule and no listening line", code, out.String(), errOut.String())
+	}
+}
