@@ -2,6 +2,7 @@ package chatter_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -119,5 +120,29 @@ func TestGenerationLogs(t *testing.T) {
 	c.Close()
 	if out := logs.String(); !strings.Contains(out, `level=INFO msg="chatter: wire generation decided by the first frame"`) || !strings.Contains(out, "wire=current") {
 		t.Errorf("the auto server did not log the generation:\n%s", out)
+	}
+}
+
+// A peer that breaks the protocol is logged at warning level, as a peer of
+// the other generation is.
+func TestProtocolErrorIsLogged(t *testing.T) {
+	var logs lockedBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	a, b := net.Pipe()
+	c, err := chatter.NewConn(a, testRepo, chatter.WithPingTimeout(0), chatter.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go func() {
+		b.Write([]byte{1, 3, 0xff, 0xff, 0xff}) // a frame whose body is no Hat.Msg
+		b.Close()
+	}()
+	waitEnded(t, c)
+	if !errors.Is(c.Err(), chatter.ErrProtocol) {
+		t.Fatalf("Err = %v, want ErrProtocol", c.Err())
+	}
+	if out := logs.String(); !strings.Contains(out, `level=WARN msg="chatter: the peer broke the protocol"`) {
+		t.Errorf("no warning for the protocol error:\n%s", out)
 	}
 }

@@ -357,9 +357,15 @@ func (s *supervisor) readEnded(ctx context.Context, end readEnd) {
 	s.c.begin(end.err, end.local, modeOpen) // the reason, for Err
 	s.settleReplies()
 	s.ka.stop()
-	if errors.Is(end.err, ErrWireMismatch) {
+	switch {
+	case errors.Is(end.err, ErrWireMismatch):
 		// A misconfigured peer, or a version skew: worth seeing in the log.
 		s.c.cfg.warn.warn(s.c.log, "chatter: wire generation mismatch", "remote", s.c.remote, "err", end.err)
+	case errors.Is(end.err, ErrProtocol) || errors.Is(end.err, ErrMessageTooLarge):
+		// A peer that breaks the protocol is as worth seeing: a bug on
+		// either side, a newer peer's message type, or a hostile one
+		// (rate-limited, like every warning a peer can repeat).
+		s.c.cfg.warn.warn(s.c.log, "chatter: the peer broke the protocol", "remote", s.c.remote, "err", end.err)
 	}
 	switch {
 	case end.abort:
