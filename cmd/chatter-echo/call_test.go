@@ -203,7 +203,7 @@ func TestCallNoAnswer(t *testing.T) {
 		{"closing", func(_ context.Context, c *chatter.Conn) {
 			<-c.Messages()
 			c.Close()
-		}, "line 1: chatter: request Integer (conversation 1): chatter: connection closed"},
+		}, "line 1: chatter: request Integer (conversation 1): connection closed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

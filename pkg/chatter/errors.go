@@ -3,6 +3,7 @@ package chatter
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors. Errors returned by this package wrap one of these (or an
@@ -60,9 +61,16 @@ type RequestError struct {
 
 func (e *RequestError) Error() string {
 	if e.Conv.FirstID == 0 {
-		return fmt.Sprintf("chatter: request %s: %v", e.Type, e.Err)
+		return fmt.Sprintf("chatter: request %s: %s", e.Type, unprefixed(e.Err))
 	}
-	return fmt.Sprintf("chatter: request %s (conversation %d): %v", e.Type, e.Conv.FirstID, e.Err)
+	return fmt.Sprintf("chatter: request %s (conversation %d): %s", e.Type, e.Conv.FirstID, unprefixed(e.Err))
+}
+
+// unprefixed is err's text without the package's "chatter: " prefix, for
+// an error that wraps it and says "chatter: " itself: one prefix a
+// message, not a stutter of them.
+func unprefixed(err error) string {
+	return strings.TrimPrefix(err.Error(), "chatter: ")
 }
 
 func (e *RequestError) Unwrap() []error {
@@ -100,7 +108,11 @@ func (e *closedError) Error() string {
 	if e.cause == nil || e.cause == ErrClosed {
 		return ErrClosed.Error()
 	}
-	return ErrClosed.Error() + ": " + e.cause.Error()
+	cause := unprefixed(e.cause)
+	if strings.HasPrefix(cause, "connection closed") {
+		return "chatter: " + cause // "connection closed by peer", not closed twice
+	}
+	return ErrClosed.Error() + ": " + cause
 }
 
 func (e *closedError) Unwrap() []error {
