@@ -650,8 +650,8 @@ func TestServerCloseAndHandlers(t *testing.T) {
 	default:
 		t.Error("Done not closed after Wait")
 	}
-	if err := srv.Err(); !errors.Is(err, chatter.ErrClosed) {
-		t.Errorf("Err = %v", err)
+	if err := srv.Err(); !errors.Is(err, chatter.ErrClosed) || err.Error() != "chatter: server closed" {
+		t.Errorf("Err = %v, want ErrClosed saying %q", err, "chatter: server closed")
 	}
 }
 

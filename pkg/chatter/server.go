@@ -494,9 +494,27 @@ func (s *Server) Err() error {
 		return nil
 	}
 	if cause == aio.ErrClosed {
-		return &closedError{local: true}
+		return &serverClosedError{}
 	}
-	return &closedError{cause: cause}
+	return &serverClosedError{cause: cause}
+}
+
+// serverClosedError is Server.Err's error: it matches ErrClosed, and the
+// cause when the server ended for one, but says it is the server.
+type serverClosedError struct{ cause error }
+
+func (e *serverClosedError) Error() string {
+	if e.cause == nil {
+		return "chatter: server closed"
+	}
+	return "chatter: server closed: " + unprefixed(e.cause)
+}
+
+func (e *serverClosedError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{ErrClosed}
+	}
+	return []error{ErrClosed, e.cause}
 }
 
 // result is nil for a server closed by Close or Shutdown.
