@@ -417,6 +417,15 @@ func (s *Server) Close() error {
 // such connection has closed and every handler has returned. If ctx ends
 // first, Shutdown closes what is left as Close does and returns ctx's
 // error. Otherwise it returns what Close would.
+//
+// Chatter has no message that says "going away" (HTTP/2's GOAWAY): a
+// client learns of the Shutdown only when its connection closes. A
+// Request whose message the server had not read when Shutdown began gets
+// no answer; it returns when the connection closes, at the end of the
+// reply grace, with a [*RequestError] matching [ErrClosed] and saying why
+// (the peer closed the connection, or reset it), or its ctx's error if
+// that ends first. A client that must not wait that long gives
+// its Requests a deadline.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopAccepting(ErrClosed)
 	select {
