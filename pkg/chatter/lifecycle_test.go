@@ -609,12 +609,18 @@ func TestLifecycleMethods(t *testing.T) {
 // closes it.
 func TestHandlerContext(t *testing.T) {
 	causes := make(chan error, 1)
+	started := make(chan struct{})
 	srv, _ := serveAndDial(t, func(ctx context.Context, c *chatter.Conn) {
+		close(started)
 		<-ctx.Done()
 		causes <- context.Cause(ctx)
 	})
-	for srv.OpenConnections() != 1 {
-		time.Sleep(time.Millisecond)
+	// Wait for the handler itself, not for the connection to count as
+	// open: a server closed in between never starts its handler.
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler did not start")
 	}
 	if err := srv.Close(); err != nil {
 		t.Errorf("server Close = %v", err)

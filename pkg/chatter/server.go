@@ -22,7 +22,8 @@ import (
 // The connection does not depend on the handler: it stays open when the
 // handler returns (the handler may have handed it to other goroutines), and
 // closing it never waits for the handler, so a handler that is stuck cannot
-// hold up [Conn.Close].
+// hold up [Conn.Close]. A connection accepted as the server closes may be
+// closed without its handler ever being called.
 type Handler func(ctx context.Context, conn *Conn)
 
 // Server accepts Chatter connections and hands each to its [Handler].
