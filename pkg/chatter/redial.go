@@ -49,6 +49,10 @@ const (
 	// Disconnected: a dial failed or a connection ended; Redial waits
 	// RedialEvent.Delay before the next attempt.
 	Disconnected
+	// Stopped: Redial returns, with RedialEvent.Err. It is the last event,
+	// so that what the events feed (a health gauge, say) does not go on
+	// saying "connected".
+	Stopped
 )
 
 func (s RedialState) String() string {
@@ -59,6 +63,8 @@ func (s RedialState) String() string {
 		return "connected"
 	case Disconnected:
 		return "disconnected"
+	case Stopped:
+		return "stopped"
 	}
 	return "RedialState(?)"
 }
@@ -73,7 +79,8 @@ type RedialEvent struct {
 	Attempt int
 	// Conn is the new connection (Connected).
 	Conn *Conn
-	// Err is why the dial failed or the connection ended (Disconnected).
+	// Err is why the dial failed or the connection ended (Disconnected),
+	// or what Redial returns (Stopped).
 	Err error
 	// Delay is the wait before the next attempt (Disconnected).
 	Delay time.Duration
@@ -112,7 +119,8 @@ func (e *permanentError) Unwrap() error { return e.err }
 // new connection needs (subscriptions, a registration) and ranges over
 // c.Messages(). When run returns, the connection is closed. Redial returns
 // only when its ctx ends (with ctx's error; the connection in use is closed
-// first) or when run returns an error made with [Permanent].
+// first) or when run returns an error made with [Permanent]; its last
+// [WithRedialEvents] event is then Stopped, with that error.
 //
 // Conversations belong to one connection: nothing is replayed on the next.
 // Messages queued but not written when a connection fails are lost with
@@ -134,6 +142,14 @@ func Redial(ctx context.Context, repo *sbs.Repository, addr string, run func(ctx
 	if event == nil {
 		event = func(RedialEvent) {}
 	}
+	err = redial(ctx, repo, addr, run, opts, b, event)
+	event(RedialEvent{State: Stopped, Err: err})
+	return err
+}
+
+// redial is Redial's loop; it returns what Redial returns.
+func redial(ctx context.Context, repo *sbs.Repository, addr string, run func(ctx context.Context, c *Conn) error,
+	opts []Option, b Backoff, event func(RedialEvent)) error {
 	timer := time.NewTimer(0)
 	<-timer.C
 	defer timer.Stop()

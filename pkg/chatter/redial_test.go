@@ -114,6 +114,26 @@ func TestRedialUntilTheServerComes(t *testing.T) {
 	if c := ev.of(chatter.Connected); len(c) != 1 || c[0].Attempt != len(fails)+1 || c[0].Conn == nil {
 		t.Errorf("Connected events %+v", c)
 	}
+	ev.wantStopped(t, errDone)
+}
+
+// wantStopped checks that the last event says Redial stopped, with err.
+func (e *events) wantStopped(t *testing.T, err error) {
+	t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if n := len(e.all); n == 0 || e.all[n-1].State != chatter.Stopped || !errors.Is(e.all[n-1].Err, err) {
+		t.Errorf("events end with %+v, want Stopped with %v", e.all[max(0, len(e.all)-1):], err)
+	}
+	stops := 0
+	for _, ev := range e.all {
+		if ev.State == chatter.Stopped {
+			stops++
+		}
+	}
+	if stops != 1 {
+		t.Errorf("%d Stopped events, want 1", stops)
+	}
 }
 
 // A server that accepts and closes at once: run is called for every
@@ -150,6 +170,7 @@ func TestRedialServerClosesAtOnce(t *testing.T) {
 			t.Errorf("disconnect %d: attempt %d, %v; want attempt %d and the peer's close", i, e.Attempt, e.Err, i+1)
 		}
 	}
+	ev.wantStopped(t, context.Canceled)
 }
 
 // The server restarts: the next connection goes to the new one. A
