@@ -114,10 +114,11 @@ func (e *permanentError) Unwrap() error { return e.err }
 // [Backoff]: by default from its minimum again after a connection that
 // came up) and dials again.
 //
-// run owns the connection while it runs, and ctx, the connection's
-// context, tells it that the connection ended; typically it sends what a
-// new connection needs (subscriptions, a registration) and ranges over
-// c.Messages(). When run returns, the connection is closed. Redial returns
+// run owns the connection while it runs, and its ctx, which carries the
+// values of Redial's ctx and ends with the connection (with the
+// connection's cause), tells it that the connection ended; typically it
+// sends what a new connection needs (subscriptions, a registration) and
+// ranges over c.Messages(). When run returns, the connection is closed. Redial returns
 // only when its ctx ends (with ctx's error; the connection in use is closed
 // first) or when run returns an error made with [Permanent]; its last
 // [WithRedialEvents] event is then Stopped, with that error.
@@ -202,12 +203,32 @@ func runConn(ctx context.Context, c *Conn, run func(ctx context.Context, c *Conn
 		defer close(closed)
 		c.Close()
 	})
-	err := run(c.Context(), c)
+	runCtx, release := runContext(ctx, c)
+	err := run(runCtx, c)
+	release()
 	if !stop() {
 		<-closed // the close for ctx has run: nothing of it is left
 	}
 	c.Close()
 	return err
+}
+
+// runContext is the context run gets: it carries parent's values (trace
+// ids, loggers) and ends when c's context does, with its cause. release
+// undoes it, and returns once nothing of it runs.
+func runContext(parent context.Context, c *Conn) (ctx context.Context, release func()) {
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(parent))
+	fired := make(chan struct{})
+	stop := context.AfterFunc(c.Context(), func() {
+		defer close(fired)
+		cancel(context.Cause(c.Context()))
+	})
+	return ctx, func() {
+		if !stop() {
+			<-fired
+		}
+		cancel(nil)
+	}
 }
 
 // delay is the wait after the n-th attempt in a row failed.

@@ -259,3 +259,38 @@ func TestRedialBackoffResetsOnConnect(t *testing.T) {
 		}
 	}
 }
+
+type ctxKey struct{}
+
+// run's ctx carries the values of Redial's ctx, and ends with the
+// connection, with its cause.
+func TestRedialRunContext(t *testing.T) {
+	srv, err := chatter.Listen(t.Context(), testRepo, "tcp+sbs://127.0.0.1:0", func(_ context.Context, c *chatter.Conn) {
+		<-c.Messages()
+		c.Close()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx := context.WithValue(t.Context(), ctxKey{}, "trace-7")
+	got := make(chan string, 1)
+	cause := make(chan error, 1)
+	err = chatter.Redial(ctx, testRepo, srv.Addresses()[0], func(ctx context.Context, c *chatter.Conn) error {
+		v, _ := ctx.Value(ctxKey{}).(string)
+		got <- v
+		send(t, c, num(1)) // the server closes after it
+		<-ctx.Done()
+		cause <- context.Cause(ctx)
+		return chatter.Permanent(errDone)
+	}, chatter.WithBackoff(fastBackoff))
+	if err != errDone {
+		t.Fatalf("Redial = %v", err)
+	}
+	if v := <-got; v != "trace-7" {
+		t.Errorf("run's ctx value = %q, want the parent's %q", v, "trace-7")
+	}
+	if c := <-cause; !errors.Is(c, chatter.ErrPeerClosed) {
+		t.Errorf("run's ctx cause = %v, want the connection's (ErrPeerClosed)", c)
+	}
+}
