@@ -377,6 +377,29 @@ func (s *supervisor) readEnded(ctx context.Context, end readEnd) {
 	}
 }
 
+// routeBuffered routes, as the connection closes after a failure, the
+// frames already read whole into the buffer: they were read, so they are
+// delivered like the ones decoded before. Nothing more is read, pings are
+// not answered, and a frame that does not decode ends it.
+func (s *supervisor) routeBuffered() {
+	if s.dropping || s.localClose || s.handshaking || s.end != nil {
+		return // not wanted, or reading had ended already
+	}
+	for s.fr.buffered() {
+		body, err := s.fr.next()
+		if err != nil {
+			break
+		}
+		in, err := s.dec.decode(body, s.fr.own)
+		if err != nil {
+			break
+		}
+		s.dec.count(in.kind)
+		s.route(&in)
+	}
+	s.dec.publish(&s.c.stats, s.fr.total)
+}
+
 // afterReading waits, once reading has ended, for the deliverer to deliver
 // the last messages, then for the reply grace: it runs from the moment
 // everything read is in the Messages channel, and the connection closes
@@ -549,6 +572,7 @@ func (s *supervisor) shutdown(ctx context.Context) {
 	s.armed += len(s.conv.timeouts) // dropped without running
 	s.conv = conversations{}
 	s.takeMail()
+	s.routeBuffered()
 	for s.dl != nil {
 		if s.dropping || s.ownerClosed() || !s.dlBusy {
 			s.stopDeliverer() // what it holds, if anything, is not wanted
