@@ -60,17 +60,7 @@ func TestWriteFailureDeliversWhatWasRead(t *testing.T) {
 	// The application does not read: the queue fills, and the reader
 	// holds decoded batches it cannot hand over. Wait until it has decoded
 	// more than the channel holds and stopped.
-	for last := uint64(0); ; {
-		time.Sleep(50 * time.Millisecond)
-		in := c.Stats().MessagesIn
-		if in > 16 && in == last {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatal("the reader did not get ahead of the queue")
-		}
-		last = in
-	}
+	waitStalled(ctx, t, c)
 	fc.fail.Store(true)
 	if _, err := c.Send(ctx, num(-1)); err != nil {
 		t.Fatal(err)
@@ -148,17 +138,7 @@ func TestWriteFailureDeliversWhatWasBuffered(t *testing.T) {
 	}
 	// The application does not read: the queue fills and the supervisor
 	// stops with frames still in its buffer.
-	for last := uint64(0); ; {
-		time.Sleep(50 * time.Millisecond)
-		in := c.Stats().MessagesIn
-		if in > 16 && in == last {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatal("the reader did not get ahead of the queue")
-		}
-		last = in
-	}
+	waitStalled(ctx, t, c)
 	rc.fail.Store(true)
 	if _, err := c.Send(ctx, num(-1)); err != nil {
 		t.Fatal(err)
@@ -172,5 +152,22 @@ func TestWriteFailureDeliversWhatWasBuffered(t *testing.T) {
 	rc.mu.Unlock()
 	if delivered != want {
 		t.Errorf("the frames read held %d whole messages; %d delivered", want, delivered)
+	}
+}
+
+// waitStalled waits until c's reader has decoded more than its Messages
+// channel holds and stopped, held up by an application that does not read.
+func waitStalled(ctx context.Context, t *testing.T, c *chatter.Conn) {
+	t.Helper()
+	for last := uint64(0); ; {
+		time.Sleep(50 * time.Millisecond)
+		in := c.Stats().MessagesIn
+		if in > 16 && in == last {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the reader did not get ahead of the queue")
+		}
+		last = in
 	}
 }
