@@ -11,9 +11,12 @@
 //
 //	func (x *HatMsg) AppendSBS(b []byte) ([]byte, error)
 //	func (x *HatMsg) UnmarshalSBS(data []byte) error
+//	func (x *HatMsg) SBSType() (module, name string)
 //
 // that encode and decode exactly as package sbs does, through its
-// sbs.Decoder and helpers. Instances of parametric types are generated
+// sbs.Decoder and helpers, and name the definition ("Hat", "Msg"), which
+// chatter.DataOf labels a message with and chatter's Send and Decode
+// check. Instances of parametric types are generated
 // where they are used. -schema names further files or directories that
 // the modules refer to; their types are generated only as far as they are
 // reached. -registry adds NewSBS(module, name), which returns a new value

@@ -30,6 +30,13 @@ func (x *BadBytesThenFloat) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Bad.BytesThenFloat")
 }
 
+// SBSType names the schema definition x is a value of, Bad.BytesThenFloat, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *BadBytesThenFloat) SBSType() (module, name string) {
+	return "Bad", "BytesThenFloat"
+}
+
 func (x *BadBytesThenFloat) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth >= sbs.MaxDepth {
 		if depth > sbs.MaxDepth {
@@ -80,6 +87,13 @@ func (x *BadBytesThenInt) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Bad.BytesThenInt")
 }
 
+// SBSType names the schema definition x is a value of, Bad.BytesThenInt, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *BadBytesThenInt) SBSType() (module, name string) {
+	return "Bad", "BytesThenInt"
+}
+
 func (x *BadBytesThenInt) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth >= sbs.MaxDepth {
 		if depth > sbs.MaxDepth {
@@ -125,6 +139,13 @@ func (x *BadInts) AppendSBS(b []byte) ([]byte, error) {
 func (x *BadInts) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Bad.Ints")
+}
+
+// SBSType names the schema definition x is a value of, Bad.Ints, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *BadInts) SBSType() (module, name string) {
+	return "Bad", "Ints"
 }
 
 func (x *BadInts) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -181,6 +202,13 @@ func (x *BadMaybeInt) AppendSBS(b []byte) ([]byte, error) {
 func (x *BadMaybeInt) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Bad.MaybeInt")
+}
+
+// SBSType names the schema definition x is a value of, Bad.MaybeInt, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *BadMaybeInt) SBSType() (module, name string) {
+	return "Bad", "MaybeInt"
 }
 
 func (x *BadMaybeInt) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -265,6 +293,13 @@ func (x *BadPair) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Bad.Pair")
 }
 
+// SBSType names the schema definition x is a value of, Bad.Pair, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *BadPair) SBSType() (module, name string) {
+	return "Bad", "Pair"
+}
+
 func (x *BadPair) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth >= sbs.MaxDepth {
 		if depth > sbs.MaxDepth {
@@ -313,6 +348,13 @@ func (x *BadStrs) AppendSBS(b []byte) ([]byte, error) {
 func (x *BadStrs) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Bad.Strs")
+}
+
+// SBSType names the schema definition x is a value of, Bad.Strs, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *BadStrs) SBSType() (module, name string) {
+	return "Bad", "Strs"
 }
 
 func (x *BadStrs) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -372,6 +414,13 @@ func (x *BadU) AppendSBS(b []byte) ([]byte, error) {
 func (x *BadU) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Bad.U")
+}
+
+// SBSType names the schema definition x is a value of, Bad.U, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *BadU) SBSType() (module, name string) {
+	return "Bad", "U"
 }
 
 func (x *BadU) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -460,6 +509,13 @@ func (x *BuiltinBoolean) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Builtin.Boolean")
 }
 
+// SBSType names the schema definition x is a value of, Builtin.Boolean, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *BuiltinBoolean) SBSType() (module, name string) {
+	return "Builtin", "Boolean"
+}
+
 func (x *BuiltinBoolean) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth > sbs.MaxDepth {
 		return b, sbs.EncodeError(sbs.ErrTooDeep, "")
@@ -496,6 +552,13 @@ func (x *BuiltinBytes) AppendSBS(b []byte) ([]byte, error) {
 func (x *BuiltinBytes) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Builtin.Bytes")
+}
+
+// SBSType names the schema definition x is a value of, Builtin.Bytes, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *BuiltinBytes) SBSType() (module, name string) {
+	return "Builtin", "Bytes"
 }
 
 func (x *BuiltinBytes) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -536,6 +599,13 @@ func (x *BuiltinFloat) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Builtin.Float")
 }
 
+// SBSType names the schema definition x is a value of, Builtin.Float, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *BuiltinFloat) SBSType() (module, name string) {
+	return "Builtin", "Float"
+}
+
 func (x *BuiltinFloat) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth > sbs.MaxDepth {
 		return b, sbs.EncodeError(sbs.ErrTooDeep, "")
@@ -572,6 +642,13 @@ func (x *BuiltinInteger) AppendSBS(b []byte) ([]byte, error) {
 func (x *BuiltinInteger) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Builtin.Integer")
+}
+
+// SBSType names the schema definition x is a value of, Builtin.Integer, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *BuiltinInteger) SBSType() (module, name string) {
+	return "Builtin", "Integer"
 }
 
 func (x *BuiltinInteger) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -612,6 +689,13 @@ func (x *BuiltinNone) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Builtin.None")
 }
 
+// SBSType names the schema definition x is a value of, Builtin.None, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *BuiltinNone) SBSType() (module, name string) {
+	return "Builtin", "None"
+}
+
 func (x *BuiltinNone) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth > sbs.MaxDepth {
 		return b, sbs.EncodeError(sbs.ErrTooDeep, "")
@@ -642,6 +726,13 @@ func (x *BuiltinString) AppendSBS(b []byte) ([]byte, error) {
 func (x *BuiltinString) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Builtin.String")
+}
+
+// SBSType names the schema definition x is a value of, Builtin.String, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *BuiltinString) SBSType() (module, name string) {
+	return "Builtin", "String"
 }
 
 func (x *BuiltinString) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -1213,6 +1304,13 @@ func (x *ExampleIntKeyed) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Example.IntKeyed")
 }
 
+// SBSType names the schema definition x is a value of, Example.IntKeyed, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *ExampleIntKeyed) SBSType() (module, name string) {
+	return "Example", "IntKeyed"
+}
+
 func (x *ExampleIntKeyed) appendSBS(b []byte, depth int) ([]byte, error) {
 	var err error
 	if depth > sbs.MaxDepth {
@@ -1442,6 +1540,13 @@ func (x *ExampleMaybeEntries) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Example.MaybeEntries")
 }
 
+// SBSType names the schema definition x is a value of, Example.MaybeEntries, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *ExampleMaybeEntries) SBSType() (module, name string) {
+	return "Example", "MaybeEntries"
+}
+
 func (x *ExampleMaybeEntries) appendSBS(b []byte, depth int) ([]byte, error) {
 	var err error
 	if depth > sbs.MaxDepth {
@@ -1524,6 +1629,13 @@ func (x *ExampleStrKeyed) AppendSBS(b []byte) ([]byte, error) {
 func (x *ExampleStrKeyed) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Example.StrKeyed")
+}
+
+// SBSType names the schema definition x is a value of, Example.StrKeyed, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *ExampleStrKeyed) SBSType() (module, name string) {
+	return "Example", "StrKeyed"
 }
 
 func (x *ExampleStrKeyed) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -1759,6 +1871,13 @@ func (x *HatData) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Hat.Data")
 }
 
+// SBSType names the schema definition x is a value of, Hat.Data, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *HatData) SBSType() (module, name string) {
+	return "Hat", "Data"
+}
+
 func (x *HatData) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth >= sbs.MaxDepth {
 		if depth > sbs.MaxDepth {
@@ -1850,6 +1969,13 @@ func (x *HatMsg) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Hat.Msg")
 }
 
+// SBSType names the schema definition x is a value of, Hat.Msg, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *HatMsg) SBSType() (module, name string) {
+	return "Hat", "Msg"
+}
+
 func (x *HatMsg) appendSBS(b []byte, depth int) ([]byte, error) {
 	var err error
 	if depth >= sbs.MaxDepth {
@@ -1916,6 +2042,13 @@ func (x *HatPingMsgPing) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "HatPing.MsgPing")
 }
 
+// SBSType names the schema definition x is a value of, HatPing.MsgPing, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *HatPingMsgPing) SBSType() (module, name string) {
+	return "HatPing", "MsgPing"
+}
+
 func (x *HatPingMsgPing) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth > sbs.MaxDepth {
 		return b, sbs.EncodeError(sbs.ErrTooDeep, "")
@@ -1946,6 +2079,13 @@ func (x *HatPingMsgPong) AppendSBS(b []byte) ([]byte, error) {
 func (x *HatPingMsgPong) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "HatPing.MsgPong")
+}
+
+// SBSType names the schema definition x is a value of, HatPing.MsgPong, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *HatPingMsgPong) SBSType() (module, name string) {
+	return "HatPing", "MsgPong"
 }
 
 func (x *HatPingMsgPong) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -1981,6 +2121,13 @@ func (x *LinesT) AppendSBS(b []byte) ([]byte, error) {
 func (x *LinesT) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Lines.T")
+}
+
+// SBSType names the schema definition x is a value of, Lines.T, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *LinesT) SBSType() (module, name string) {
+	return "Lines", "T"
 }
 
 func (x *LinesT) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -2034,6 +2181,13 @@ func (x *OtherCrossParam) AppendSBS(b []byte) ([]byte, error) {
 func (x *OtherCrossParam) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Other.CrossParam")
+}
+
+// SBSType names the schema definition x is a value of, Other.CrossParam, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *OtherCrossParam) SBSType() (module, name string) {
+	return "Other", "CrossParam"
 }
 
 func (x *OtherCrossParam) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -2090,6 +2244,13 @@ func (x *OtherCrossTagged) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Other.CrossTagged")
 }
 
+// SBSType names the schema definition x is a value of, Other.CrossTagged, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *OtherCrossTagged) SBSType() (module, name string) {
+	return "Other", "CrossTagged"
+}
+
 func (x *OtherCrossTagged) appendSBS(b []byte, depth int) ([]byte, error) {
 	var err error
 	if depth >= sbs.MaxDepth {
@@ -2143,6 +2304,13 @@ func (x *OtherLocal) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Other.Local")
 }
 
+// SBSType names the schema definition x is a value of, Other.Local, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *OtherLocal) SBSType() (module, name string) {
+	return "Other", "Local"
+}
+
 func (x *OtherLocal) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth >= sbs.MaxDepth {
 		if depth > sbs.MaxDepth {
@@ -2187,6 +2355,13 @@ func (x *OtherMaybeData) AppendSBS(b []byte) ([]byte, error) {
 func (x *OtherMaybeData) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Other.MaybeData")
+}
+
+// SBSType names the schema definition x is a value of, Other.MaybeData, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *OtherMaybeData) SBSType() (module, name string) {
+	return "Other", "MaybeData"
 }
 
 func (x *OtherMaybeData) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -2278,6 +2453,13 @@ func (x *OtherMsgRef) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Other.MsgRef")
 }
 
+// SBSType names the schema definition x is a value of, Other.MsgRef, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *OtherMsgRef) SBSType() (module, name string) {
+	return "Other", "MsgRef"
+}
+
 func (x *OtherMsgRef) appendSBS(b []byte, depth int) ([]byte, error) {
 	var err error
 	if depth >= sbs.MaxDepth {
@@ -2344,6 +2526,13 @@ func (x *OtherTestPairs) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Other.TestPairs")
 }
 
+// SBSType names the schema definition x is a value of, Other.TestPairs, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *OtherTestPairs) SBSType() (module, name string) {
+	return "Other", "TestPairs"
+}
+
 func (x *OtherTestPairs) appendSBS(b []byte, depth int) ([]byte, error) {
 	var err error
 	if depth > sbs.MaxDepth {
@@ -2399,6 +2588,13 @@ func (x *OtherUsesTest) AppendSBS(b []byte) ([]byte, error) {
 func (x *OtherUsesTest) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Other.UsesTest")
+}
+
+// SBSType names the schema definition x is a value of, Other.UsesTest, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *OtherUsesTest) SBSType() (module, name string) {
+	return "Other", "UsesTest"
 }
 
 func (x *OtherUsesTest) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -2517,6 +2713,13 @@ func (x *TestBlob) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Test.Blob")
 }
 
+// SBSType names the schema definition x is a value of, Test.Blob, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestBlob) SBSType() (module, name string) {
+	return "Test", "Blob"
+}
+
 func (x *TestBlob) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth > sbs.MaxDepth {
 		return b, sbs.EncodeError(sbs.ErrTooDeep, "")
@@ -2553,6 +2756,13 @@ func (x *TestBlobs) AppendSBS(b []byte) ([]byte, error) {
 func (x *TestBlobs) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Test.Blobs")
+}
+
+// SBSType names the schema definition x is a value of, Test.Blobs, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestBlobs) SBSType() (module, name string) {
+	return "Test", "Blobs"
 }
 
 func (x *TestBlobs) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -2608,6 +2818,13 @@ func (x *TestBool) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Test.Bool")
 }
 
+// SBSType names the schema definition x is a value of, Test.Bool, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestBool) SBSType() (module, name string) {
+	return "Test", "Bool"
+}
+
 func (x *TestBool) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth > sbs.MaxDepth {
 		return b, sbs.EncodeError(sbs.ErrTooDeep, "")
@@ -2644,6 +2861,13 @@ func (x *TestBools) AppendSBS(b []byte) ([]byte, error) {
 func (x *TestBools) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Test.Bools")
+}
+
+// SBSType names the schema definition x is a value of, Test.Bools, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestBools) SBSType() (module, name string) {
+	return "Test", "Bools"
 }
 
 func (x *TestBools) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -2699,6 +2923,13 @@ func (x *TestEmptyTuple) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Test.EmptyTuple")
 }
 
+// SBSType names the schema definition x is a value of, Test.EmptyTuple, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestEmptyTuple) SBSType() (module, name string) {
+	return "Test", "EmptyTuple"
+}
+
 func (x *TestEmptyTuple) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth > sbs.MaxDepth {
 		return b, sbs.EncodeError(sbs.ErrTooDeep, "")
@@ -2731,6 +2962,13 @@ func (x *TestEmptyUnion) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Test.EmptyUnion")
 }
 
+// SBSType names the schema definition x is a value of, Test.EmptyUnion, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestEmptyUnion) SBSType() (module, name string) {
+	return "Test", "EmptyUnion"
+}
+
 func (x *TestEmptyUnion) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth > sbs.MaxDepth {
 		return b, sbs.EncodeError(sbs.ErrTooDeep, "")
@@ -2761,6 +2999,13 @@ func (x *TestInt) AppendSBS(b []byte) ([]byte, error) {
 func (x *TestInt) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Test.Int")
+}
+
+// SBSType names the schema definition x is a value of, Test.Int, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestInt) SBSType() (module, name string) {
+	return "Test", "Int"
 }
 
 func (x *TestInt) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -2801,6 +3046,13 @@ func (x *TestIntAlias) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Test.IntAlias")
 }
 
+// SBSType names the schema definition x is a value of, Test.IntAlias, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestIntAlias) SBSType() (module, name string) {
+	return "Test", "IntAlias"
+}
+
 func (x *TestIntAlias) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth > sbs.MaxDepth {
 		return b, sbs.EncodeError(sbs.ErrTooDeep, "")
@@ -2837,6 +3089,13 @@ func (x *TestIntAlias2) AppendSBS(b []byte) ([]byte, error) {
 func (x *TestIntAlias2) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Test.IntAlias2")
+}
+
+// SBSType names the schema definition x is a value of, Test.IntAlias2, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestIntAlias2) SBSType() (module, name string) {
+	return "Test", "IntAlias2"
 }
 
 func (x *TestIntAlias2) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -2878,6 +3137,13 @@ func (x *TestIntList) AppendSBS(b []byte) ([]byte, error) {
 func (x *TestIntList) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Test.IntList")
+}
+
+// SBSType names the schema definition x is a value of, Test.IntList, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestIntList) SBSType() (module, name string) {
+	return "Test", "IntList"
 }
 
 func (x *TestIntList) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -3015,6 +3281,13 @@ func (x *TestIntMatrix) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Test.IntMatrix")
 }
 
+// SBSType names the schema definition x is a value of, Test.IntMatrix, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestIntMatrix) SBSType() (module, name string) {
+	return "Test", "IntMatrix"
+}
+
 func (x *TestIntMatrix) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth > sbs.MaxDepth {
 		return b, sbs.EncodeError(sbs.ErrTooDeep, "")
@@ -3088,6 +3361,13 @@ func (x *TestIntStrPair) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Test.IntStrPair")
 }
 
+// SBSType names the schema definition x is a value of, Test.IntStrPair, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestIntStrPair) SBSType() (module, name string) {
+	return "Test", "IntStrPair"
+}
+
 func (x *TestIntStrPair) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth >= sbs.MaxDepth {
 		if depth > sbs.MaxDepth {
@@ -3136,6 +3416,13 @@ func (x *TestInts) AppendSBS(b []byte) ([]byte, error) {
 func (x *TestInts) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Test.Ints")
+}
+
+// SBSType names the schema definition x is a value of, Test.Ints, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestInts) SBSType() (module, name string) {
+	return "Test", "Ints"
 }
 
 func (x *TestInts) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -3195,6 +3482,13 @@ func (x *TestKeywords) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Test.Keywords")
 }
 
+// SBSType names the schema definition x is a value of, Test.Keywords, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestKeywords) SBSType() (module, name string) {
+	return "Test", "Keywords"
+}
+
 func (x *TestKeywords) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth >= sbs.MaxDepth {
 		if depth > sbs.MaxDepth {
@@ -3250,6 +3544,13 @@ func (x *TestMaybeInt) AppendSBS(b []byte) ([]byte, error) {
 func (x *TestMaybeInt) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Test.MaybeInt")
+}
+
+// SBSType names the schema definition x is a value of, Test.MaybeInt, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestMaybeInt) SBSType() (module, name string) {
+	return "Test", "MaybeInt"
 }
 
 func (x *TestMaybeInt) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -3329,6 +3630,13 @@ func (x *TestMaybeInts) AppendSBS(b []byte) ([]byte, error) {
 func (x *TestMaybeInts) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Test.MaybeInts")
+}
+
+// SBSType names the schema definition x is a value of, Test.MaybeInts, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestMaybeInts) SBSType() (module, name string) {
+	return "Test", "MaybeInts"
 }
 
 func (x *TestMaybeInts) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -3412,6 +3720,13 @@ func (x *TestMaybeMaybeInt) AppendSBS(b []byte) ([]byte, error) {
 func (x *TestMaybeMaybeInt) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Test.MaybeMaybeInt")
+}
+
+// SBSType names the schema definition x is a value of, Test.MaybeMaybeInt, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestMaybeMaybeInt) SBSType() (module, name string) {
+	return "Test", "MaybeMaybeInt"
 }
 
 func (x *TestMaybeMaybeInt) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -3523,6 +3838,13 @@ func (x *TestNested) AppendSBS(b []byte) ([]byte, error) {
 func (x *TestNested) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Test.Nested")
+}
+
+// SBSType names the schema definition x is a value of, Test.Nested, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestNested) SBSType() (module, name string) {
+	return "Test", "Nested"
 }
 
 func (x *TestNested) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -3676,6 +3998,13 @@ func (x *TestNil) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Test.Nil")
 }
 
+// SBSType names the schema definition x is a value of, Test.Nil, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestNil) SBSType() (module, name string) {
+	return "Test", "Nil"
+}
+
 func (x *TestNil) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth > sbs.MaxDepth {
 		return b, sbs.EncodeError(sbs.ErrTooDeep, "")
@@ -3706,6 +4035,13 @@ func (x *TestNils) AppendSBS(b []byte) ([]byte, error) {
 func (x *TestNils) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Test.Nils")
+}
+
+// SBSType names the schema definition x is a value of, Test.Nils, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestNils) SBSType() (module, name string) {
+	return "Test", "Nils"
 }
 
 func (x *TestNils) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -3753,6 +4089,13 @@ func (x *TestOneOf) AppendSBS(b []byte) ([]byte, error) {
 func (x *TestOneOf) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Test.OneOf")
+}
+
+// SBSType names the schema definition x is a value of, Test.OneOf, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestOneOf) SBSType() (module, name string) {
+	return "Test", "OneOf"
 }
 
 func (x *TestOneOf) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -3870,6 +4213,13 @@ func (x *TestPairOfPairs) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Test.PairOfPairs")
 }
 
+// SBSType names the schema definition x is a value of, Test.PairOfPairs, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestPairOfPairs) SBSType() (module, name string) {
+	return "Test", "PairOfPairs"
+}
+
 func (x *TestPairOfPairs) appendSBS(b []byte, depth int) ([]byte, error) {
 	var err error
 	if depth >= sbs.MaxDepth {
@@ -3951,6 +4301,13 @@ func (x *TestPerson) AppendSBS(b []byte) ([]byte, error) {
 func (x *TestPerson) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Test.Person")
+}
+
+// SBSType names the schema definition x is a value of, Test.Person, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestPerson) SBSType() (module, name string) {
+	return "Test", "Person"
 }
 
 func (x *TestPerson) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -4072,6 +4429,13 @@ func (x *TestPoint) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Test.Point")
 }
 
+// SBSType names the schema definition x is a value of, Test.Point, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestPoint) SBSType() (module, name string) {
+	return "Test", "Point"
+}
+
 func (x *TestPoint) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth >= sbs.MaxDepth {
 		if depth > sbs.MaxDepth {
@@ -4117,6 +4481,13 @@ func (x *TestPoints) AppendSBS(b []byte) ([]byte, error) {
 func (x *TestPoints) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Test.Points")
+}
+
+// SBSType names the schema definition x is a value of, Test.Points, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestPoints) SBSType() (module, name string) {
+	return "Test", "Points"
 }
 
 func (x *TestPoints) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -4169,6 +4540,13 @@ func (x *TestReal) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Test.Real")
 }
 
+// SBSType names the schema definition x is a value of, Test.Real, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestReal) SBSType() (module, name string) {
+	return "Test", "Real"
+}
+
 func (x *TestReal) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth > sbs.MaxDepth {
 		return b, sbs.EncodeError(sbs.ErrTooDeep, "")
@@ -4210,6 +4588,13 @@ func (x *TestShape) AppendSBS(b []byte) ([]byte, error) {
 func (x *TestShape) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Test.Shape")
+}
+
+// SBSType names the schema definition x is a value of, Test.Shape, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestShape) SBSType() (module, name string) {
+	return "Test", "Shape"
 }
 
 func (x *TestShape) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -4447,6 +4832,13 @@ func (x *TestShapes) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Test.Shapes")
 }
 
+// SBSType names the schema definition x is a value of, Test.Shapes, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestShapes) SBSType() (module, name string) {
+	return "Test", "Shapes"
+}
+
 func (x *TestShapes) appendSBS(b []byte, depth int) ([]byte, error) {
 	var err error
 	if depth > sbs.MaxDepth {
@@ -4499,6 +4891,13 @@ func (x *TestSingle) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Test.Single")
 }
 
+// SBSType names the schema definition x is a value of, Test.Single, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestSingle) SBSType() (module, name string) {
+	return "Test", "Single"
+}
+
 func (x *TestSingle) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth >= sbs.MaxDepth {
 		if depth > sbs.MaxDepth {
@@ -4542,6 +4941,13 @@ func (x *TestStr) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Test.Str")
 }
 
+// SBSType names the schema definition x is a value of, Test.Str, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestStr) SBSType() (module, name string) {
+	return "Test", "Str"
+}
+
 func (x *TestStr) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth > sbs.MaxDepth {
 		return b, sbs.EncodeError(sbs.ErrTooDeep, "")
@@ -4581,6 +4987,13 @@ func (x *TestStrArray) AppendSBS(b []byte) ([]byte, error) {
 func (x *TestStrArray) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Test.StrArray")
+}
+
+// SBSType names the schema definition x is a value of, Test.StrArray, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestStrArray) SBSType() (module, name string) {
+	return "Test", "StrArray"
 }
 
 func (x *TestStrArray) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -4642,6 +5055,13 @@ func (x *TestTaggedInt) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Test.TaggedInt")
 }
 
+// SBSType names the schema definition x is a value of, Test.TaggedInt, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestTaggedInt) SBSType() (module, name string) {
+	return "Test", "TaggedInt"
+}
+
 func (x *TestTaggedInt) appendSBS(b []byte, depth int) ([]byte, error) {
 	var err error
 	if depth >= sbs.MaxDepth {
@@ -4694,6 +5114,13 @@ func (x *TestTree) AppendSBS(b []byte) ([]byte, error) {
 func (x *TestTree) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Test.Tree")
+}
+
+// SBSType names the schema definition x is a value of, Test.Tree, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestTree) SBSType() (module, name string) {
+	return "Test", "Tree"
 }
 
 func (x *TestTree) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -4763,6 +5190,13 @@ func (x *TestTypeWithUnder2) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Test.Type_With_Under2")
 }
 
+// SBSType names the schema definition x is a value of, Test.Type_With_Under2, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestTypeWithUnder2) SBSType() (module, name string) {
+	return "Test", "Type_With_Under2"
+}
+
 func (x *TestTypeWithUnder2) appendSBS(b []byte, depth int) ([]byte, error) {
 	var err error
 	if depth >= sbs.MaxDepth {
@@ -4813,6 +5247,13 @@ func (x *TestWrapInt) AppendSBS(b []byte) ([]byte, error) {
 func (x *TestWrapInt) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Test.WrapInt")
+}
+
+// SBSType names the schema definition x is a value of, Test.WrapInt, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestWrapInt) SBSType() (module, name string) {
+	return "Test", "WrapInt"
 }
 
 func (x *TestWrapInt) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -4927,6 +5368,13 @@ func (x *WideU) AppendSBS(b []byte) ([]byte, error) {
 func (x *WideU) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Wide.U")
+}
+
+// SBSType names the schema definition x is a value of, Wide.U, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *WideU) SBSType() (module, name string) {
+	return "Wide", "U"
 }
 
 func (x *WideU) appendSBS(b []byte, depth int) ([]byte, error) {

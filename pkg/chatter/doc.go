@@ -21,12 +21,14 @@
 //
 // A client that must stay connected, as hat's client components do, uses
 // [Redial]. A Go struct goes into [Data] as itself and [Decode] reads a
-// message into one. [Conn.Stats], [Server.Stats] and an [Observer] show
+// message into one; a type written by sbs-gen names its SBS type, so
+// [DataOf] labels the message and a mislabel is a [*TypeMismatchError].
+// [Conn.Stats], [Server.Stats] and an [Observer] show
 // what connections do; the chatterdebug subpackage serves the counters
 // with expvar and pprof. The Example functions (Example, ExampleConnect,
 // ExampleListen, ExampleConn_Request, ExampleConversationTimeout,
-// Example_errgroup, ExampleRedial, ExampleDecode, ExampleServer_Stats,
-// ExampleMsg_Release) run against loopback servers.
+// Example_errgroup, ExampleRedial, ExampleDecode, ExampleDataOf,
+// ExampleServer_Stats, ExampleMsg_Release) run against loopback servers.
 //
 // The files follow the concepts: msg.go holds [Data], [Msg] and
 // [Conversation]; conn.go [Conn] and dialing; lifecycle.go how a

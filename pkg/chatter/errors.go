@@ -40,7 +40,44 @@ var (
 	// the flush timeout ([WithFlushTimeout]) ran out or the socket failed;
 	// the rest was dropped, and Stats.MessagesUnsent counts it.
 	ErrUnsent = errors.New("chatter: queued messages not sent")
+	// ErrTypeMismatch: a Go value was sent in, or decoded from, a message
+	// labelled with an SBS type that the value is not; the error is a
+	// *[TypeMismatchError].
+	ErrTypeMismatch = errors.New("chatter: payload type mismatch")
 )
+
+// TypeMismatchError is the error of a Send or [Decode] whose Go value is
+// not of the SBS type the message is labelled with. Send returns it before
+// anything is written, so the connection is unharmed. errors.Is matches
+// ErrTypeMismatch and, for a value bound by its structure, the binding's
+// error (sbs.ErrBinding).
+//
+// The value's type is known by name when it says so itself (types written
+// by sbs-gen, sbs.BoundValue), and otherwise only by its structure: a Go
+// struct whose sbs binding to the labelled type fails.
+type TypeMismatchError struct {
+	Op    string // "send" or "decode"
+	Label string // the message's payload type, Module.Type
+	// Value names what the Go value is: its own SBS type, Module.Type,
+	// when it has one; otherwise its Go type.
+	Value string
+	// Err is the binding's error for a value that does not name its type.
+	Err error
+}
+
+func (e *TypeMismatchError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("chatter: %s %s: payload type mismatch: %v", e.Op, e.Label, e.Err)
+	}
+	return fmt.Sprintf("chatter: %s %s: payload type mismatch: the value is a %s", e.Op, e.Label, e.Value)
+}
+
+func (e *TypeMismatchError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrTypeMismatch, e.Err}
+	}
+	return []error{ErrTypeMismatch}
+}
 
 // RequestError is the error of a [Conn.Request] that got no reply: which
 // request it was, and why. errors.Is matches its cause — ctx's error, or

@@ -77,6 +77,43 @@ type sbsAppender interface {
 	AppendSBS(dst []byte) ([]byte, error)
 }
 
+// TypedPayload is a value that encodes itself and names its SBS type:
+// every type sbs-gen writes for a schema definition, and sbs.BoundValue.
+// [DataOf] labels a message with that name, and Send refuses the value
+// under any other label (a [*TypeMismatchError]).
+type TypedPayload interface {
+	AppendSBS(dst []byte) ([]byte, error)
+	SBSType() (module, name string)
+}
+
+// sbsNamed is a value (or a pointer to decode into) that names its SBS type.
+type sbsNamed interface {
+	SBSType() (module, name string)
+}
+
+// DataOf returns the Data that carries v, labelled with v's own SBS type:
+//
+//	conn.Send(ctx, chatter.DataOf(&point))
+//
+// rather than chatter.Data{Module: "Telemetry", Type: "Point", Data: &point}.
+func DataOf(v TypedPayload) Data {
+	module, name := v.SBSType()
+	return Data{Module: module, Type: name, Data: v}
+}
+
+// checkLabel returns a *TypeMismatchError when v, which names its SBS
+// type, is not of the type data is labelled with. Names are compared, not
+// shapes: sbs-gen writes a Go type per definition, an alias (Q = P)
+// included, so a value of one definition labelled with another, however
+// alike, is a mistake.
+func checkLabel(op string, data Data, v sbsNamed) error {
+	module, name := v.SBSType()
+	if name == "" || (module == data.Module && name == data.Type) {
+		return nil // an anonymous type names nothing to compare
+	}
+	return &TypeMismatchError{Op: op, Label: payloadName(data), Value: payloadName(Data{Module: module, Type: name})}
+}
+
 // payloadName names a payload type for errors: Module.Type, or Type for a
 // builtin.
 func payloadName(d Data) string {

@@ -193,6 +193,11 @@ func (c *Conn) encodePayload(b []byte, data Data) ([]byte, error) {
 	case RawPayload:
 		return append(b, v...), nil
 	case sbsAppender:
+		if named, ok := v.(sbsNamed); ok {
+			if err := checkLabel("send", data, named); err != nil {
+				return b, err
+			}
+		}
 		b, err := v.AppendSBS(b)
 		if err != nil {
 			return b, fmt.Errorf("chatter: send %s: %w", payloadName(data), err)
@@ -210,9 +215,20 @@ func (c *Conn) encodePayload(b []byte, data Data) ([]byte, error) {
 		b, err = t.Append(b, data.Data)
 	}
 	if err != nil {
-		return b, fmt.Errorf("chatter: send %s: %w", t, err)
+		return b, payloadError("send", data, err)
 	}
 	return b, nil
+}
+
+// payloadError wraps an sbs error of encoding or decoding data's payload:
+// a binding that does not fit the labelled type is a *TypeMismatchError,
+// as a value that names another type is.
+func payloadError(op string, data Data, err error) error {
+	var be *sbs.BindError
+	if errors.As(err, &be) {
+		return &TypeMismatchError{Op: op, Label: payloadName(data), Value: be.GoType, Err: err}
+	}
+	return fmt.Errorf("chatter: %s %s: %w", op, payloadName(data), err)
 }
 
 // needsBinding reports whether v is a Go value for an sbs struct binding

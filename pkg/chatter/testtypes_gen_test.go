@@ -27,6 +27,13 @@ func (x *TestBlob) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Test.Blob")
 }
 
+// SBSType names the schema definition x is a value of, Test.Blob, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestBlob) SBSType() (module, name string) {
+	return "Test", "Blob"
+}
+
 func (x *TestBlob) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth > sbs.MaxDepth {
 		return b, sbs.EncodeError(sbs.ErrTooDeep, "")
@@ -66,6 +73,13 @@ func (x *TestDeep) AppendSBS(b []byte) ([]byte, error) {
 func (x *TestDeep) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Test.Deep")
+}
+
+// SBSType names the schema definition x is a value of, Test.Deep, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestDeep) SBSType() (module, name string) {
+	return "Test", "Deep"
 }
 
 func (x *TestDeep) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -165,6 +179,13 @@ func (x *TestNum) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Test.Num")
 }
 
+// SBSType names the schema definition x is a value of, Test.Num, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestNum) SBSType() (module, name string) {
+	return "Test", "Num"
+}
+
 func (x *TestNum) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth > sbs.MaxDepth {
 		return b, sbs.EncodeError(sbs.ErrTooDeep, "")
@@ -204,6 +225,13 @@ func (x *TestPoint) AppendSBS(b []byte) ([]byte, error) {
 func (x *TestPoint) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Test.Point")
+}
+
+// SBSType names the schema definition x is a value of, Test.Point, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestPoint) SBSType() (module, name string) {
+	return "Test", "Point"
 }
 
 func (x *TestPoint) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -251,6 +279,13 @@ func (x *TestText) AppendSBS(b []byte) ([]byte, error) {
 func (x *TestText) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Test.Text")
+}
+
+// SBSType names the schema definition x is a value of, Test.Text, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *TestText) SBSType() (module, name string) {
+	return "Test", "Text"
 }
 
 func (x *TestText) appendSBS(b []byte, depth int) ([]byte, error) {

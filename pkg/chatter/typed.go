@@ -21,8 +21,12 @@ import (
 //
 // A value with an AppendSBS method is encoded by that method, with no
 // repository look-up: types written by sbs-gen have one, and so does
-// sbs.Binding's Value. Module and Type must then name the type the value
-// encodes; nothing checks it.
+// sbs.Binding's Value. Both also name their SBS type ([TypedPayload]), so
+// [DataOf] labels the message for them, and Send refuses a label that
+// names another type with a [*TypeMismatchError] before anything is
+// written:
+//
+//	conn.Send(ctx, chatter.DataOf(&point))
 //
 // Receiving: [Decode] decodes a received message's payload into a Go
 // value, on any connection. Messages of composite types (Tuple, Union,
@@ -41,7 +45,10 @@ type sbsUnmarshaler interface {
 // decode such a message, from Msg.Raw.
 var ErrNoPayload = errors.New("chatter: message has no payload to decode")
 
-// Decode decodes the payload of msg into *into. When *T has an
+// Decode decodes the payload of msg into *into. A *T that names its SBS
+// type (a type written by sbs-gen) must be of the type msg is labelled
+// with, and a struct binding of T must fit it: otherwise the error is a
+// [*TypeMismatchError], as Send's is for the same mistake. When *T has an
 // UnmarshalSBS method (a type written by sbs-gen) that method decodes it;
 // otherwise an sbs struct binding of T to the repository type named by
 // msg.Data.Module and msg.Data.Type (the repository of the connection that
@@ -56,6 +63,11 @@ var ErrNoPayload = errors.New("chatter: message has no payload to decode")
 // which for a scalar is cheap.
 func Decode[T any](msg Msg, into *T) error {
 	c := msg.Conv.Conn
+	if named, ok := any(into).(sbsNamed); ok {
+		if err := checkLabel("decode", msg.Data, named); err != nil {
+			return err
+		}
+	}
 	raw := []byte(msg.Raw)
 	haveRaw := raw != nil || msg.DecodeErr != nil || (c != nil && c.cfg.rawPayloads)
 	if u, ok := any(into).(sbsUnmarshaler); ok && haveRaw {
@@ -76,7 +88,10 @@ func Decode[T any](msg Msg, into *T) error {
 			return decodeErr(msg, u.UnmarshalSBS(raw))
 		}
 	}
-	return decodeErr(msg, sbs.Unmarshal(t, raw, into))
+	if err := sbs.Unmarshal(t, raw, into); err != nil {
+		return payloadError("decode", msg.Data, err)
+	}
+	return nil
 }
 
 func decodeErr(msg Msg, err error) error {

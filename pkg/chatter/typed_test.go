@@ -1,8 +1,11 @@
 package chatter_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -90,7 +93,7 @@ func TestTypedPayloads(t *testing.T) {
 func TestTypedErrors(t *testing.T) {
 	client, server := pair(t, "pipe", chatter.WithRawPayloads(), chatter.WithPingTimeout(0))
 	send(t, client, chatter.Data{Module: "Test", Type: "Num", Data: chatter.RawPayload{0x01}})
-	send(t, client, chatter.Data{Module: "Nowhere", Type: "Thing", Data: chatter.RawPayload{0x81}})
+	send(t, client, chatter.Data{Module: "Test", Type: "Int", Data: chatter.RawPayload{0x81}}) // not in testRepo
 
 	var n int64
 	msg := receive(t, server)
@@ -99,7 +102,7 @@ func TestTypedErrors(t *testing.T) {
 	if !errors.Is(err, io.ErrUnexpectedEOF) || !errors.As(err, &de) {
 		t.Errorf("truncated payload: %v", err)
 	}
-	var gen sbsgentest.TestInt
+	var gen TestNum
 	if err := chatter.Decode(msg, &gen); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("truncated payload, generated type: %v", err)
 	}
@@ -109,10 +112,108 @@ func TestTypedErrors(t *testing.T) {
 		t.Errorf("unknown type: %v", err)
 	}
 	// Generated code needs no repository.
-	if err := chatter.Decode(msg, &gen); err != nil || gen != 1 {
-		t.Errorf("unknown type, generated: %v, %v", gen, err)
+	var other sbsgentest.TestInt
+	if err := chatter.Decode(msg, &other); err != nil || other != 1 {
+		t.Errorf("unknown type, generated: %v, %v", other, err)
 	}
 	if err := chatter.Decode(chatter.Msg{}, &n); !errors.Is(err, chatter.ErrNoPayload) {
 		t.Errorf("message from nowhere: %v", err)
+	}
+}
+
+// TestTypeLabels: a value that names its SBS type is sent under that name
+// (DataOf) and refused under another, by Send before anything is written
+// and by Decode; a struct binding that does not fit the label gives the
+// same error.
+func TestTypeLabels(t *testing.T) {
+	for _, raw := range []bool{false, true} {
+		opts := []chatter.Option{chatter.WithPingTimeout(0)}
+		if raw {
+			opts = append(opts, chatter.WithRawPayloads())
+		}
+		t.Run(fmt.Sprintf("raw=%v", raw), func(t *testing.T) {
+			client, server := pair(t, "pipe", opts...)
+			ctx := context.Background()
+			pointType, err := testRepo.Type("Test", "Point")
+			if err != nil {
+				t.Fatal(err)
+			}
+			bound, err := sbs.Bind[point](pointType)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			// Mislabelled values: refused, naming both types, and nothing
+			// goes out.
+			for _, tc := range []struct {
+				name      string
+				data      chatter.Data
+				value     string
+				isBinding bool
+			}{
+				{"generated", chatter.Data{Module: "Test", Type: "Num", Data: &TestPoint{X: 1, Y: 2}}, "Test.Point", false},
+				{"bound value", chatter.Data{Module: "Test", Type: "Text", Data: bound.Value(&point{1, 2})}, "Test.Point", false},
+				{"struct binding", chatter.Data{Module: "Test", Type: "Text", Data: &point{1, 2}}, "chatter_test.point", true},
+			} {
+				_, err := client.Send(ctx, tc.data)
+				var tm *chatter.TypeMismatchError
+				if !errors.Is(err, chatter.ErrTypeMismatch) || !errors.As(err, &tm) {
+					t.Fatalf("%s: Send mislabelled = %v, want a *TypeMismatchError", tc.name, err)
+				}
+				if tm.Op != "send" || tm.Label != "Test."+tc.data.Type || tm.Value != tc.value || errors.Is(err, sbs.ErrBinding) != tc.isBinding {
+					t.Errorf("%s: %+v (%v)", tc.name, *tm, err)
+				}
+				if !strings.Contains(err.Error(), tm.Label) || !strings.Contains(err.Error(), tc.value) {
+					t.Errorf("%s: %q does not name both types", tc.name, err)
+				}
+			}
+
+			// DataOf labels a typed value with its own name.
+			data := chatter.DataOf(&TestPoint{X: 3, Y: -4})
+			if data.Module != "Test" || data.Type != "Point" {
+				t.Fatalf("DataOf = %+v", data)
+			}
+			send(t, client, data)
+			send(t, client, chatter.DataOf(bound.Value(&point{5, 6})))
+
+			msg := receive(t, server) // the first message written
+			var p TestPoint
+			if err := chatter.Decode(msg, &p); err != nil || p != (TestPoint{X: 3, Y: -4}) {
+				t.Fatalf("Decode = %+v, %v", p, err)
+			}
+			// Decoding into another generated type is refused by name, ...
+			var n TestNum
+			err = chatter.Decode(msg, &n)
+			var tm *chatter.TypeMismatchError
+			if !errors.As(err, &tm) || tm.Op != "decode" || tm.Label != "Test.Point" || tm.Value != "Test.Num" {
+				t.Errorf("Decode(Test.Point into TestNum) = %v", err)
+			}
+			// ... and into a struct that does not fit, by its binding.
+			var wrong struct{ X string }
+			if err := chatter.Decode(msg, &wrong); !errors.Is(err, chatter.ErrTypeMismatch) || !errors.Is(err, sbs.ErrBinding) {
+				t.Errorf("Decode into a mismatched struct: %v", err)
+			}
+			msg = receive(t, server)
+			if err := chatter.Decode(msg, &p); err != nil || p != (TestPoint{X: 5, Y: 6}) {
+				t.Fatalf("Decode of a bound value = %+v, %v", p, err)
+			}
+			if raw {
+				// Raw payloads are not checked on receipt: a Point's
+				// bytes labelled Num arrive, and the generated Point
+				// refuses them by the label.
+				pointBytes, err := (&TestPoint{X: 7, Y: 8}).AppendSBS(nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				send(t, client, chatter.Data{Module: "Test", Type: "Num", Data: chatter.RawPayload(pointBytes)})
+				msg = receive(t, server)
+				if err := chatter.Decode(msg, &p); !errors.Is(err, chatter.ErrTypeMismatch) {
+					t.Errorf("Decode(Num-labelled bytes into TestPoint) = %v, %+v", err, p)
+				}
+			}
+			if client.Err() != nil || server.Err() != nil {
+				t.Fatalf("connection ended: %v / %v", client.Err(), server.Err())
+			}
+		})
 	}
 }

@@ -118,6 +118,12 @@ type BoundValue[T any] struct {
 // AppendSBS appends the encoding of the value, as [Binding.Append].
 func (v BoundValue[T]) AppendSBS(dst []byte) ([]byte, error) { return v.Binding.Append(dst, v.V) }
 
+// SBSType names the binding's type, as the types sbs-gen writes do: its
+// module ("" for a builtin) and name ("" for an anonymous type).
+func (v BoundValue[T]) SBSType() (module, name string) {
+	return v.Binding.t.Module(), v.Binding.t.Name()
+}
+
 // Marshal returns the encoding of v as type t through a struct binding; see
 // [AppendMarshal].
 func Marshal(t *Type, v any) ([]byte, error) { return AppendMarshal(nil, t, v) }

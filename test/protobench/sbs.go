@@ -33,6 +33,13 @@ func (x *BenchItem) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Bench.Item")
 }
 
+// SBSType names the schema definition x is a value of, Bench.Item, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *BenchItem) SBSType() (module, name string) {
+	return "Bench", "Item"
+}
+
 func (x *BenchItem) appendSBS(b []byte, depth int) ([]byte, error) {
 	var err error
 	if depth >= sbs.MaxDepth {
@@ -153,6 +160,13 @@ func (x *BenchOrder) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Bench.Order")
 }
 
+// SBSType names the schema definition x is a value of, Bench.Order, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *BenchOrder) SBSType() (module, name string) {
+	return "Bench", "Order"
+}
+
 func (x *BenchOrder) appendSBS(b []byte, depth int) ([]byte, error) {
 	var err error
 	if depth >= sbs.MaxDepth {
@@ -228,6 +242,13 @@ func (x *BenchPoint) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), "Bench.Point")
 }
 
+// SBSType names the schema definition x is a value of, Bench.Point, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *BenchPoint) SBSType() (module, name string) {
+	return "Bench", "Point"
+}
+
 func (x *BenchPoint) appendSBS(b []byte, depth int) ([]byte, error) {
 	if depth >= sbs.MaxDepth {
 		if depth > sbs.MaxDepth {
@@ -277,6 +298,13 @@ func (x *HatData) AppendSBS(b []byte) ([]byte, error) {
 func (x *HatData) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Hat.Data")
+}
+
+// SBSType names the schema definition x is a value of, Hat.Data, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *HatData) SBSType() (module, name string) {
+	return "Hat", "Data"
 }
 
 func (x *HatData) appendSBS(b []byte, depth int) ([]byte, error) {
@@ -368,6 +396,13 @@ func (x *HatMsg) AppendSBS(b []byte) ([]byte, error) {
 func (x *HatMsg) UnmarshalSBS(data []byte) error {
 	d := sbs.NewDecoder(data)
 	return d.End(x.decodeSBS(&d, 0), "Hat.Msg")
+}
+
+// SBSType names the schema definition x is a value of, Hat.Msg, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *HatMsg) SBSType() (module, name string) {
+	return "Hat", "Msg"
 }
 
 func (x *HatMsg) appendSBS(b []byte, depth int) ([]byte, error) {

@@ -43,6 +43,16 @@
 // package sbs does, through its [sbs.Decoder] and helpers: the same
 // strictness, sentinels, error paths, offsets and nesting limit. Integers
 // are int64: a larger one fails to decode with sbs.ErrOverflow.
+//
+// The type of a schema definition (not an anonymous part of one, nor an
+// instance of a parametric definition) also has
+//
+//	func (x *T) SBSType() (module, name string)
+//
+// naming that definition, which is what a Chatter message carrying x is
+// labelled with: chatter.DataOf builds the label from it, and chatter's
+// Send and Decode refuse a value whose label says otherwise. A field
+// called SBSType, AppendSBS or UnmarshalSBS gets a number appended.
 package gen
 
 import (
@@ -121,11 +131,23 @@ func Generate(cfg Config) ([]byte, error) {
 	}
 	// Named roots first, so that they get their names unadorned.
 	for _, r := range roots {
-		g.declare(r.t, "")
+		if d := g.declare(r.t, ""); d.def == "" {
+			d.module, d.def = r.module, r.name
+		}
 	}
 	for i := 0; i < len(g.order); i++ {
 		if err := g.prepare(g.order[i]); err != nil {
 			return nil, err
+		}
+	}
+	// Definitions of other modules that Files reach are named too; an
+	// instance of a parametric definition is not a name the repository
+	// knows, so it gets none.
+	for _, d := range g.order {
+		if d.def == "" && d.t.Module() != "" {
+			if t, err := repo.Type(d.t.Module(), d.t.Name()); err == nil && t == d.t {
+				d.module, d.def = d.t.Module(), d.t.Name()
+			}
 		}
 	}
 
@@ -174,6 +196,11 @@ type decl struct {
 	name    string
 	sbsName string  // t.String(), for error paths
 	fields  []field // Tuple and Union entries
+	// module and def name the schema definition this type was generated
+	// for, when it is one (the first, if several share the type); only
+	// these get an SBSType method, since only a definition's name can
+	// label a message.
+	module, def string
 }
 
 type field struct {
@@ -275,7 +302,7 @@ func (g *generator) prepare(d *decl) error {
 		if t.Kind() == sbs.KindTuple && t.MinSize() < 0 {
 			return fmt.Errorf("sbs-gen: %s has no finite value", t)
 		}
-		used := map[string]bool{"AppendSBS": true, "UnmarshalSBS": true}
+		used := map[string]bool{"AppendSBS": true, "UnmarshalSBS": true, "SBSType": true}
 		for i := range t.NumEntries() {
 			e := t.Entry(i)
 			f := field{name: unique(used, camel(e.Name)), entry: e}
@@ -370,6 +397,16 @@ func (x *%[1]s) UnmarshalSBS(data []byte) error {
 	return d.End(x.decodeSBS(&d, 0), %[2]q)
 }
 `, d.name, d.sbsName)
+	if d.def != "" {
+		fmt.Fprintf(w, `
+// SBSType names the schema definition x is a value of, %[2]s.%[3]s, so
+// that a message carrying x can be labelled, and checked, without
+// repeating the names by hand.
+func (x *%[1]s) SBSType() (module, name string) {
+	return %[2]q, %[3]q
+}
+`, d.name, d.module, d.def)
+	}
 
 	g.writeAppend(w, d)
 	g.writeDecode(w, d)
