@@ -17,6 +17,7 @@ type sendConfig struct {
 	tokenSet  bool
 	timeout   time.Duration
 	onTimeout func(Conversation)
+	waitReady bool // a Client's; a Conn ignores it
 }
 
 type convOption struct{ conv Conversation }

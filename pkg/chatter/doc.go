@@ -20,14 +20,16 @@
 //	return conn.Wait(ctx) // nil when this side closed it, else why it ended
 //
 // A client that must stay connected, as hat's client components do, uses
-// [Redial]. A Go struct goes into [Data] as itself and [Decode] reads a
+// a [Client] ([NewClient]): one handle whose Send, Request and Messages
+// outlive each connection, with a hook for what every new connection must
+// send first; [Redial] is the same loop as a function that runs yours. A Go struct goes into [Data] as itself and [Decode] reads a
 // message into one; a type written by sbs-gen names its SBS type, so
 // [DataOf] labels the message and a mislabel is a [*TypeMismatchError].
 // [Conn.Stats], [Server.Stats] and an [Observer] show
 // what connections do; the chatterdebug subpackage serves the counters
 // with expvar and pprof. The Example functions (Example, ExampleConnect,
 // ExampleListen, ExampleConn_Request, ExampleConversationTimeout,
-// Example_errgroup, ExampleRedial, ExampleDecode, ExampleDataOf,
+// Example_errgroup, ExampleClient, ExampleRedial, ExampleDecode, ExampleDataOf,
 // ExampleServer_Stats, ExampleMsg_Release) run against loopback servers.
 //
 // The files follow the concepts: msg.go holds [Data], [Msg] and
@@ -40,7 +42,7 @@
 // backlog.go its queue; write.go the outbox and the writer; envelope.go
 // and frame.go the wire format, release.go the reuse of large frames'
 // buffers ([Msg.Release]); wire.go the two generations; server.go
-// [Server]; redial.go [Redial]; observe.go statistics and the
+// [Server]; redial.go [Redial] and client.go [Client]; observe.go statistics and the
 // [Observer]; typed.go Go values; warn.go rate-limited warnings;
 // golock.go the owner assertion (checked in race builds); options.go
 // and errors.go the rest.

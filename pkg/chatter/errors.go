@@ -44,6 +44,11 @@ var (
 	// labelled with an SBS type that the value is not; the error is a
 	// *[TypeMismatchError].
 	ErrTypeMismatch = errors.New("chatter: payload type mismatch")
+	// ErrNotConnected: a [Client] had no connection up (it was dialing,
+	// running its Connected hook, or waiting to dial again), so the call
+	// was not tried. The error also matches why the last attempt or
+	// connection failed. [WaitForReady] waits for a connection instead.
+	ErrNotConnected = errors.New("chatter: not connected")
 )
 
 // TypeMismatchError is the error of a Send or [Decode] whose Go value is
@@ -115,6 +120,47 @@ func (e *RequestError) Unwrap() []error {
 		return []error{e.Err, e.also}
 	}
 	return []error{e.Err}
+}
+
+// stoppedError is the error of a Server or Client that has stopped: it
+// matches ErrClosed, and the cause when it ended for one, but says which
+// it is ("chatter: server closed", "chatter: client closed: ...").
+type stoppedError struct {
+	what  string
+	cause error
+}
+
+func (e *stoppedError) Error() string {
+	if e.cause == nil {
+		return "chatter: " + e.what + " closed"
+	}
+	return "chatter: " + e.what + " closed: " + unprefixed(e.cause)
+}
+
+func (e *stoppedError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{ErrClosed}
+	}
+	return []error{ErrClosed, e.cause}
+}
+
+// notConnectedError is what a Client's calls return while it has no
+// connection: it matches ErrNotConnected and why the last attempt or
+// connection failed, when there was one.
+type notConnectedError struct{ cause error }
+
+func (e *notConnectedError) Error() string {
+	if e.cause == nil {
+		return ErrNotConnected.Error()
+	}
+	return ErrNotConnected.Error() + ": " + unprefixed(e.cause)
+}
+
+func (e *notConnectedError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{ErrNotConnected}
+	}
+	return []error{ErrNotConnected, e.cause}
 }
 
 // errClosing: a send gave up waiting for room because the connection

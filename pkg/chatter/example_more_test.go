@@ -229,3 +229,58 @@ func ExampleMsg_Release() {
 	// 1 102400 bytes echoed
 	// 2 102400 bytes echoed
 }
+
+// A daemon's client: one handle across server restarts. What each new
+// connection must send first goes in the Connected hook; while the server
+// is down calls fail at once (or wait, with WaitForReady); the messages of
+// every connection arrive on one channel.
+func ExampleClient() {
+	srv := echoServer()
+	addr := srv.Addresses()[0]
+	ctx := context.Background()
+
+	client, err := chatter.NewClient(ctx, exampleRepo, addr,
+		chatter.WithBackoff(chatter.Backoff{Min: 10 * time.Millisecond, Max: time.Second}),
+		chatter.WithConnectedHook(func(ctx context.Context, conn *chatter.Conn) error {
+			_, err := conn.Send(ctx, chatter.Data{Module: "Example", Type: "Text", Data: "hello"})
+			return err
+		}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+
+	reply, err := client.Request(ctx, number(1), chatter.WaitForReady())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("reply:", reply.Data.Data)
+	fmt.Println("echoed:", (<-client.Messages()).Data.Data) // the hook's hello
+
+	srv.Close()
+	client.WaitForState(ctx, chatter.Disconnected)
+	_, err = client.Send(ctx, number(2))
+	fmt.Println("server down:", errors.Is(err, chatter.ErrNotConnected))
+
+	srv, err = chatter.Listen(ctx, exampleRepo, addr, func(ctx context.Context, conn *chatter.Conn) {
+		for msg := range conn.Messages() {
+			conn.Send(ctx, msg.Data, chatter.InConversation(msg.Conv))
+		}
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	reply, err = client.Request(ctx, number(3), chatter.WaitForReady())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("reply after the restart:", reply.Data.Data)
+	fmt.Println("echoed:", (<-client.Messages()).Data.Data)
+	// Output:
+	// reply: 1
+	// echoed: hello
+	// server down: true
+	// reply after the restart: 3
+	// echoed: hello
+}

@@ -71,6 +71,8 @@ type config struct {
 	dial         func(ctx context.Context, network, address string) (net.Conn, error)
 	backoff      Backoff
 	redialEvents func(RedialEvent)
+	// connectedHook is a Client's (WithConnectedHook).
+	connectedHook func(ctx context.Context, c *Conn) error
 }
 
 func newConfig(opts []Option) (*config, error) {

@@ -38,24 +38,25 @@ func WithBackoff(b Backoff) Option {
 	return optionFunc(func(c *config) { c.backoff = b })
 }
 
-// RedialState is where a [Redial] loop stands.
-type RedialState uint8
+// State is where a [Redial] loop or a [Client] stands.
+type State uint8
 
 const (
 	// Connecting: a dial is about to start.
-	Connecting RedialState = iota + 1
-	// Connected: a connection is up and run is being called with it.
+	Connecting State = iota + 1
+	// Connected: a connection is up and run is being called with it (for
+	// a Client: its Connected hook has returned).
 	Connected
 	// Disconnected: a dial failed or a connection ended; Redial waits
 	// RedialEvent.Delay before the next attempt.
 	Disconnected
-	// Stopped: Redial returns, with RedialEvent.Err. It is the last event,
-	// so that what the events feed (a health gauge, say) does not go on
-	// saying "connected".
+	// Stopped: Redial returns, with RedialEvent.Err (a Client is closed).
+	// It is the last event, so that what the events feed (a health gauge,
+	// say) does not go on saying "connected".
 	Stopped
 )
 
-func (s RedialState) String() string {
+func (s State) String() string {
 	switch s {
 	case Connecting:
 		return "connecting"
@@ -66,12 +67,12 @@ func (s RedialState) String() string {
 	case Stopped:
 		return "stopped"
 	}
-	return "RedialState(?)"
+	return "State(?)"
 }
 
 // RedialEvent tells a [WithRedialEvents] function what a Redial loop does.
 type RedialEvent struct {
-	State RedialState
+	State State
 	// Attempt numbers the attempts since the last connection that reset
 	// the backoff (see Backoff.Healthy), from 1; for Disconnected it is the
 	// number of failures in a row, this one included, from which Delay was

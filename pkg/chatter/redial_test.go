@@ -55,7 +55,7 @@ func (e *events) record(ev chatter.RedialEvent) {
 	e.mu.Unlock()
 }
 
-func (e *events) of(state chatter.RedialState) []chatter.RedialEvent {
+func (e *events) of(state chatter.State) []chatter.RedialEvent {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []chatter.RedialEvent

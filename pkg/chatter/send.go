@@ -23,11 +23,7 @@ import (
 // close it returns an error wrapping ErrClosed; in the reply grace after
 // the peer stopped sending, it still works.
 func (c *Conn) Send(ctx context.Context, data Data, opts ...SendOption) (Conversation, error) {
-	var sc sendConfig
-	for _, o := range opts {
-		sc = o.applySend(sc)
-	}
-	return c.send(ctx, data, sc, nil)
+	return c.send(ctx, data, sendConfigOf(opts), nil)
 }
 
 // Request sends data as the first message of a new conversation with last
@@ -40,10 +36,7 @@ func (c *Conn) Send(ctx context.Context, data Data, opts ...SendOption) (Convers
 // ctx is the connection's own context, which ends with it). [Token] and
 // [ConversationTimeout] apply; [InConversation] and [Last] are ignored.
 func (c *Conn) Request(ctx context.Context, data Data, opts ...SendOption) (Msg, error) {
-	var sc sendConfig
-	for _, o := range opts {
-		sc = o.applySend(sc)
-	}
+	sc := sendConfigOf(opts)
 	sc.inConv = false
 	sc.last, sc.lastSet = false, true
 	reply := make(chan Msg, 1)

@@ -504,27 +504,9 @@ func (s *Server) Err() error {
 		return nil
 	}
 	if cause == aio.ErrClosed {
-		return &serverClosedError{}
+		return &stoppedError{what: "server"}
 	}
-	return &serverClosedError{cause: cause}
-}
-
-// serverClosedError is Server.Err's error: it matches ErrClosed, and the
-// cause when the server ended for one, but says it is the server.
-type serverClosedError struct{ cause error }
-
-func (e *serverClosedError) Error() string {
-	if e.cause == nil {
-		return "chatter: server closed"
-	}
-	return "chatter: server closed: " + unprefixed(e.cause)
-}
-
-func (e *serverClosedError) Unwrap() []error {
-	if e.cause == nil {
-		return []error{ErrClosed}
-	}
-	return []error{ErrClosed, e.cause}
+	return &stoppedError{what: "server", cause: cause}
 }
 
 // result is nil for a server closed by Close or Shutdown.
