@@ -56,7 +56,7 @@
 // message of the conversation, in either direction, cancels. [Conn.Request]
 // sends the first message of a conversation and returns the peer's first
 // reply to it; a reply is delivered exactly once, to Request or, if
-// Request gave up first, to Messages.
+// Request gave up first, to Messages, marked [Msg.Late].
 //
 // # Delivery guarantees
 //

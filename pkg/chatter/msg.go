@@ -42,6 +42,13 @@ type Msg struct {
 	Last bool
 	// Token is set when the sender handed the turn to this side.
 	Token bool
+	// Late marks a reply to a [Conn.Request] that had given up (its ctx
+	// ended) before the reply came, which is therefore delivered here
+	// instead; [WithDropLateReplies] drops such replies instead, counting
+	// them in Stats.LateReplies either way. Only the first message of the
+	// conversation is the reply, and only the last 1024 Requests that gave
+	// up are remembered: a reply to an older one arrives unmarked.
+	Late bool
 	// bufGen is buf's generation when this message was read into it (see
 	// Release); it sits here, beside the flags, where it costs no space.
 	bufGen uint32

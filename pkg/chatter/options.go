@@ -56,6 +56,7 @@ type config struct {
 	sendBufferSize   int
 	keepConnections  bool
 	rawPayloads      bool
+	dropLateReplies  bool
 	wire             Wire
 	pingDelay        time.Duration
 	frameTimeout     time.Duration // 0: none
@@ -191,6 +192,13 @@ func WithSendBufferSize(n int) Option {
 // closing a server closes every connection it accepted, as in the original.
 func WithKeepConnections() Option {
 	return optionFunc(func(c *config) { c.keepConnections = true })
+}
+
+// WithDropLateReplies drops a reply that comes after its [Conn.Request]
+// gave up, instead of delivering it to Messages marked [Msg.Late]. Either
+// way Stats.LateReplies counts it, so none is lost unseen.
+func WithDropLateReplies() Option {
+	return optionFunc(func(c *config) { c.dropLateReplies = true })
 }
 
 // WithRawPayloads leaves received payloads encoded: each Msg carries its

@@ -16,10 +16,24 @@ package chatter
 //   - when reading ends no reply can come: the supervisor closes every
 //     waiting channel (settle), and the mailbox refuses later
 //     registrations.
+//
+// The table also remembers the last maxGaveUp Requests that gave up
+// before their reply came, so that the reply, when it comes, is marked
+// Msg.Late (or dropped and counted, WithDropLateReplies). A reply to an
+// older one arrives unmarked: the bound keeps a peer that never answers
+// from growing the table.
 type replyTable struct {
 	waiting map[convKey]chan Msg // made with the first Request
 	settled bool
+
+	gaveUp     map[convKey]struct{} // made with the first Request to give up
+	gaveUpRing []convKey            // gaveUp's keys, oldest first at gaveUpNext
+	gaveUpNext int
 }
+
+// maxGaveUp bounds how many Requests that gave up the table remembers, to
+// mark their replies late: 1024 keys, 16 KiB, per connection at most.
+const maxGaveUp = 1024
 
 // add registers a Request's reply channel; after settle it closes the
 // channel instead (no reply can come) and returns false.
@@ -48,14 +62,40 @@ func (t *replyTable) claim(k convKey) chan Msg {
 	return reply
 }
 
-// cancel removes a Request that gave up. It returns false when the
-// Request was no longer waiting: its reply was routed to its channel
-// already (or the table was settled and the channel closed).
+// cancel removes a Request that gave up, and remembers it so that its
+// reply is known late. It returns false when the Request was no longer
+// waiting: its reply was routed to its channel already (or the table was
+// settled and the channel closed).
 func (t *replyTable) cancel(k convKey, reply chan Msg) bool {
 	if r, ok := t.waiting[k]; !ok || r != reply {
 		return false
 	}
 	delete(t.waiting, k)
+	if t.gaveUp == nil {
+		t.gaveUp = make(map[convKey]struct{})
+	}
+	if len(t.gaveUpRing) < maxGaveUp {
+		t.gaveUpRing = append(t.gaveUpRing, k)
+	} else {
+		delete(t.gaveUp, t.gaveUpRing[t.gaveUpNext]) // forget the oldest
+		t.gaveUpRing[t.gaveUpNext] = k
+		t.gaveUpNext = (t.gaveUpNext + 1) % maxGaveUp
+	}
+	t.gaveUp[k] = struct{}{}
+	return true
+}
+
+// late reports whether a message of conversation k, which no Request
+// claims, answers a Request that gave up; it forgets the Request, since
+// only the first message of the conversation is its reply.
+func (t *replyTable) late(k convKey) bool {
+	if len(t.gaveUp) == 0 {
+		return false
+	}
+	if _, ok := t.gaveUp[k]; !ok {
+		return false
+	}
+	delete(t.gaveUp, k) // its ring slot is reused in turn
 	return true
 }
 

@@ -30,7 +30,8 @@ func (c *Conn) Send(ctx context.Context, data Data, opts ...SendOption) (Convers
 // = false and waits for the peer's first message in that conversation,
 // which it returns instead of delivering it to Messages. When ctx ends
 // first, Request returns a [*RequestError] wrapping ctx's error, and a
-// reply that arrives later is delivered to Messages; a reply is never lost
+// reply that arrives later is delivered to Messages marked [Msg.Late] (or
+// dropped, with [WithDropLateReplies], and counted); a reply is never lost
 // between the two. When reading ends before the reply comes, the
 // RequestError wraps ErrClosed and the reason (and ctx's error as well when
 // ctx is the connection's own context, which ends with it). [Token] and

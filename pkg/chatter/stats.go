@@ -20,6 +20,10 @@ type Stats struct {
 	MessagesUnsent uint64
 	// MessagesDiscarded counts messages dropped after DiscardMessages.
 	MessagesDiscarded uint64
+	// LateReplies counts replies that came after their Request gave up:
+	// delivered to Messages marked Msg.Late, or dropped with
+	// WithDropLateReplies.
+	LateReplies uint64
 	// OpenConversations counts the conversations this side is tracking: a
 	// conversation timeout armed or a Request waiting for its reply.
 	OpenConversations int
@@ -35,6 +39,7 @@ type connStats struct {
 	pingsOut   atomic.Uint64 // supervisor
 	discarded  atomic.Uint64 // supervisor, deliverer
 	unsent     atomic.Uint64 // writer, supervisor
+	late       atomic.Uint64 // supervisor
 }
 
 // Stats returns the connection's counters. It may be called at any time
@@ -56,6 +61,7 @@ func (c *Conn) Stats() Stats {
 		PongsIn:           c.stats.pongsIn.Load(),
 		MessagesUnsent:    c.stats.unsent.Load(),
 		MessagesDiscarded: c.stats.discarded.Load(),
+		LateReplies:       c.stats.late.Load(),
 		OpenConversations: open,
 	}
 }

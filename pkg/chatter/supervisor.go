@@ -338,7 +338,23 @@ func (s *supervisor) route(in *inbound) {
 		s.answered++
 		return
 	}
+	if s.replies.late(k) {
+		s.deliverLate(in.msg)
+		return
+	}
 	s.deliver(in.msg)
+}
+
+// deliverLate delivers, marked, a reply whose Request gave up, or drops
+// and counts it (WithDropLateReplies).
+func (s *supervisor) deliverLate(m Msg) {
+	s.c.stats.late.Add(1)
+	if s.c.cfg.dropLateReplies {
+		m.Release()
+		return
+	}
+	m.Late = true
+	s.deliver(m)
 }
 
 // readEnded handles the end of reading: no reply can come any more, the
@@ -782,7 +798,7 @@ func (s *supervisor) handle(ev *event) {
 			select {
 			case m, ok := <-ev.reply:
 				if ok {
-					s.deliver(m) // step hands it over if it did not fit
+					s.deliverLate(m) // step hands it over if it did not fit
 				}
 			default:
 			}

@@ -28,3 +28,30 @@ func TestCheckLabel(t *testing.T) {
 		}
 	}
 }
+
+// TestGaveUpBound: the reply table remembers the last maxGaveUp Requests
+// that gave up, and no more.
+func TestGaveUpBound(t *testing.T) {
+	var tbl replyTable
+	for i := range maxGaveUp + 10 {
+		k := convKey{first: int64(i + 1), owner: true}
+		reply := make(chan Msg, 1)
+		tbl.add(k, reply)
+		if !tbl.cancel(k, reply) {
+			t.Fatalf("cancel %d: not waiting", i)
+		}
+	}
+	if n := len(tbl.gaveUp); n != maxGaveUp {
+		t.Errorf("remembers %d, want %d", n, maxGaveUp)
+	}
+	if tbl.late(convKey{first: 1, owner: true}) {
+		t.Error("the oldest is still remembered")
+	}
+	last := convKey{first: maxGaveUp + 10, owner: true}
+	if !tbl.late(last) || tbl.late(last) {
+		t.Error("the newest is not late exactly once")
+	}
+	if tbl.late(convKey{first: maxGaveUp + 10, owner: false}) {
+		t.Error("the peer's conversation of the same id is late")
+	}
+}
