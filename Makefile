@@ -6,14 +6,14 @@ FUZZTIME    ?= 10000x
 LONGFUZZ    ?= 10m
 PKGS        := ./...
 
-.PHONY: run test lint vet staticcheck race fuzz-brief fuzz chaos chaos-lint soak bench bench-peers bench-proto fmt
+.PHONY: run test lint vet staticcheck race fuzz-brief fuzz chaos chaos-lint contrib contrib-lint soak bench bench-peers bench-proto fmt
 
 run:
 	$(GO) run ./cmd/chatter-echo demo
 
-test: lint race fuzz-brief chaos
+test: lint race fuzz-brief chaos contrib
 
-lint: vet staticcheck chaos-lint
+lint: vet staticcheck chaos-lint contrib-lint
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
@@ -34,6 +34,15 @@ chaos:
 
 chaos-lint:
 	cd test/chaos && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
+
+# The adapters under contrib/ (each its own module, so that the library
+# keeps no dependency beyond the standard library).
+CONTRIB := $(wildcard contrib/*/go.mod)
+contrib:
+	@set -e; for m in $(dir $(CONTRIB)); do echo "== $$m"; (cd $$m && $(GO) test -race -count=1 -timeout 10m ./...); done
+
+contrib-lint:
+	@set -e; for m in $(dir $(CONTRIB)); do (cd $$m && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...); done
 
 # The soak alone, for SOAK (any duration; 10m by default), its plot drawn
 # to SOAK_PLOT (soak.png by default). Not part of make test.

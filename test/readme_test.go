@@ -24,6 +24,9 @@ func TestReadmeSnippetsAreExamples(t *testing.T) {
 		t.Fatal("no Go blocks in README.md")
 	}
 	examples := exampleBodies(t, "../pkg")
+	for body, name := range exampleBodies(t, "../contrib") {
+		examples[body] = name
+	}
 	for i, b := range blocks {
 		name, ok := examples[b]
 		if !ok {

@@ -41,6 +41,7 @@ type Conn struct {
 	log    *slog.Logger
 	local  string
 	remote string
+	tag    any // the observer's, set before the connection runs
 
 	group *aio.Group
 	sup   *supervisor // the supervisor's state: the supervisor's alone
@@ -188,6 +189,7 @@ func newConn(nc, raw net.Conn, repo *sbs.Repository, cfg *config, s scheme, g, o
 	}
 	c.sup = newSupervisor(c)
 	if o := cfg.observer; o != nil {
+		c.tag = o.TagConn(c)
 		o.Opened(c) // before any goroutine can report it Closed
 	}
 	if g.Spawn(c.sup.run) != nil {

@@ -595,13 +595,17 @@ func TestLifecycleMethods(t *testing.T) {
 		return names
 	}
 	wantConn := []string{"Close", "Context", "DiscardMessages", "Done", "Drain", "Err", "LocalAddress", "Messages", "Receive",
-		"RemoteAddress", "Request", "Send", "Stats", "TLSConnectionState", "Wait", "Wire"}
+		"RemoteAddress", "Request", "Send", "Stats", "TLSConnectionState", "Tag", "Wait", "Wire"}
 	if got := methods((*chatter.Conn)(nil)); !slices.Equal(got, wantConn) {
 		t.Errorf("Conn's methods:\n got %v\nwant %v", got, wantConn)
 	}
 	wantServer := []string{"Addresses", "Close", "Context", "Done", "Err", "OpenConnections", "Shutdown", "Stats", "Wait"}
 	if got := methods((*chatter.Server)(nil)); !slices.Equal(got, wantServer) {
 		t.Errorf("Server's methods:\n got %v\nwant %v", got, wantServer)
+	}
+	wantClient := []string{"Close", "Conn", "Done", "Err", "Messages", "Request", "Send", "State", "WaitForState"}
+	if got := methods((*chatter.Client)(nil)); !slices.Equal(got, wantClient) {
+		t.Errorf("Client's methods:\n got %v\nwant %v", got, wantClient)
 	}
 }
 

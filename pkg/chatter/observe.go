@@ -3,29 +3,80 @@ package chatter
 import (
 	"crypto/tls"
 	"errors"
+	"time"
 )
 
 // An Observer is told what connections do, for metrics, tracing or logs of
 // the application's own. Set one with [WithObserver] on Connect, NewConn,
-// Redial, Listen or NewServer; a server's observer sees every connection it
-// accepts.
+// Redial, NewClient, Listen or NewServer; a server's observer sees every
+// connection it accepts. Embed [NopObserver] to implement only some
+// methods; the contrib/prometheus module has one ready-made.
 //
-// Methods are called on the goroutines doing the work — Received on the
-// connection's reader, Sent on the goroutine calling Send — so they must be
-// quick and must not block; they must not wait for the connection either
-// (Closed runs as its writer ends). Without an observer, all of this costs
-// a nil check.
+// Methods are called on the goroutines doing the work — Received,
+// ConversationTimedOut and PingAnswered on the connection's supervisor,
+// Sent and the Request methods on the goroutine calling Send or Request —
+// so they must be quick and must not block; they must not wait for the
+// connection either (Closed runs as its socket closes). Without an
+// observer, all of this costs a nil check.
 type Observer interface {
+	// TagConn is called once for each connection, first; what it returns
+	// is the connection's [Conn.Tag], for the observer's own state of that
+	// connection (say, its labels resolved once).
+	TagConn(c *Conn) any
 	// Opened: a connection was made or accepted, its TLS handshake done.
 	Opened(c *Conn)
-	// Closed: a connection's socket has closed; err is c.Err().
+	// Closed: a connection's socket has closed; err is c.Err(), and
+	// [CloseReason] classifies it.
 	Closed(c *Conn, err error)
 	// Received: an application message arrived, before it is delivered.
 	// Pings and pongs are not reported.
 	Received(c *Conn, m MsgInfo)
 	// Sent: Send or Request queued an application message.
 	Sent(c *Conn, m MsgInfo)
+	// RequestStarted: a Request queued its message (reported to Sent as
+	// well) and waits for the reply.
+	RequestStarted(c *Conn, r RequestInfo)
+	// RequestDone: a Request returned, with its reply (r.Err nil) or not;
+	// r.Duration is how long it took from the call.
+	RequestDone(c *Conn, r RequestInfo)
+	// ConversationTimedOut: a conversation's timeout (ConversationTimeout)
+	// fired; its callback runs after this.
+	ConversationTimedOut(c *Conn, conv Conversation)
+	// PingAnswered: the keepalive's ping was answered, rtt after it was
+	// queued (so time behind queued data counts).
+	PingAnswered(c *Conn, rtt time.Duration)
 }
+
+// RequestInfo describes a [Conn.Request] for an [Observer].
+type RequestInfo struct {
+	Module, Type string // Module is "" for a builtin type
+	// Conv is the conversation the request started; its FirstID is 0 when
+	// the request was never queued (RequestDone only).
+	Conv Conversation
+	// Duration is how long the Request took, from its call (RequestDone).
+	Duration time.Duration
+	// Err is nil when the reply came, and otherwise what Request returned
+	// (RequestDone).
+	Err error
+}
+
+// NopObserver is an [Observer] that does nothing: embed it in an observer
+// that implements only some of the methods.
+type NopObserver struct{}
+
+func (NopObserver) TagConn(*Conn) any                        { return nil }
+func (NopObserver) Opened(*Conn)                             {}
+func (NopObserver) Closed(*Conn, error)                      {}
+func (NopObserver) Received(*Conn, MsgInfo)                  {}
+func (NopObserver) Sent(*Conn, MsgInfo)                      {}
+func (NopObserver) RequestStarted(*Conn, RequestInfo)        {}
+func (NopObserver) RequestDone(*Conn, RequestInfo)           {}
+func (NopObserver) ConversationTimedOut(*Conn, Conversation) {}
+func (NopObserver) PingAnswered(*Conn, time.Duration)        {}
+
+// Tag is what the connection's [Observer] returned from TagConn for it,
+// or nil.
+func (c *Conn) Tag() any { return c.tag }
 
 // MsgInfo describes a message for an [Observer].
 type MsgInfo struct {
@@ -97,27 +148,71 @@ type CloseCounts struct {
 
 // count adds one connection that ended with err.
 func (cc *CloseCounts) count(err error) {
-	var r *closedError
-	switch {
-	case errors.As(err, &r) && r.local:
+	switch CloseReason(err) {
+	case CloseLocal:
 		cc.Local++
-	case errors.Is(err, ErrPeerClosed):
+	case ClosePeer:
 		cc.Peer++
-	case errors.Is(err, ErrPingTimeout):
+	case ClosePingTimeout:
 		cc.PingTimeout++
-	case errors.Is(err, ErrFrameTimeout):
+	case CloseFrameTimeout:
 		cc.FrameTimeout++
-	case errors.Is(err, ErrHandshakeTimeout):
+	case CloseHandshakeTimeout:
 		cc.HandshakeTimeout++
-	case errors.Is(err, ErrWireMismatch):
+	case CloseWireMismatch:
 		cc.WireMismatch++
-	case errors.Is(err, ErrProtocol):
+	case CloseProtocol:
 		cc.Protocol++
-	case errors.Is(err, ErrMessageTooLarge):
+	case CloseTooLarge:
 		cc.TooLarge++
 	default:
 		cc.Other++
 	}
+}
+
+// Why a connection ended, as [CloseReason] names it: the names of
+// [CloseCounts]' JSON fields, fit for a metric label.
+const (
+	CloseLocal            = "local"
+	ClosePeer             = "peer"
+	ClosePingTimeout      = "ping_timeout"
+	CloseFrameTimeout     = "frame_timeout"
+	CloseHandshakeTimeout = "handshake_timeout"
+	CloseWireMismatch     = "wire_mismatch"
+	CloseProtocol         = "protocol"
+	CloseTooLarge         = "too_large"
+	CloseOther            = "other"
+)
+
+// CloseReason classifies why a connection ended, from what [Conn.Err] (or
+// Close, Wait, Observer.Closed) gives: CloseLocal when this side closed it
+// (Close, its server's Close or Shutdown, a Client or Redial stopping),
+// ClosePeer, ClosePingTimeout, and so on; CloseOther for socket errors and
+// the rest. It returns "" for nil, a connection still open.
+func CloseReason(err error) string {
+	if err == nil {
+		return ""
+	}
+	var r *closedError
+	switch {
+	case errors.As(err, &r) && r.local:
+		return CloseLocal
+	case errors.Is(err, ErrPeerClosed):
+		return ClosePeer
+	case errors.Is(err, ErrPingTimeout):
+		return ClosePingTimeout
+	case errors.Is(err, ErrFrameTimeout):
+		return CloseFrameTimeout
+	case errors.Is(err, ErrHandshakeTimeout):
+		return CloseHandshakeTimeout
+	case errors.Is(err, ErrWireMismatch):
+		return CloseWireMismatch
+	case errors.Is(err, ErrProtocol):
+		return CloseProtocol
+	case errors.Is(err, ErrMessageTooLarge):
+		return CloseTooLarge
+	}
+	return CloseOther
 }
 
 // add adds a connection's message and byte counters to the totals.

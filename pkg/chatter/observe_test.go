@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/gochatter/gochatter/pkg/chatter"
 	"github.com/gochatter/gochatter/pkg/sbs"
@@ -85,6 +88,7 @@ func TestServerStats(t *testing.T) {
 
 // observerLog is an Observer keeping what it was told.
 type observerLog struct {
+	chatter.NopObserver
 	mu                       sync.Mutex
 	opened, closed           []*chatter.Conn
 	closeErrs                []error
@@ -114,6 +118,162 @@ func (r *observerLog) Sent(c *chatter.Conn, m chatter.MsgInfo) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sent, r.sentByConn = append(r.sent, m), append(r.sentByConn, c)
+}
+
+// eventLog records the Observer methods that NopObserver leaves out of
+// observerLog, in order, each with the connection's tag.
+type eventLog struct {
+	chatter.NopObserver
+	mu        sync.Mutex
+	tags      int
+	events    []string
+	requests  []chatter.RequestInfo
+	timedOut  []chatter.Conversation
+	pings     []time.Duration
+	pingsSeen chan struct{}
+}
+
+func (r *eventLog) TagConn(c *chatter.Conn) any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tags++
+	return fmt.Sprintf("conn-%d", r.tags)
+}
+
+func (r *eventLog) add(c *chatter.Conn, ev string) {
+	r.events = append(r.events, fmt.Sprintf("%v %s", c.Tag(), ev))
+}
+
+func (r *eventLog) RequestStarted(c *chatter.Conn, info chatter.RequestInfo) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.add(c, "started "+info.Type)
+	r.requests = append(r.requests, info)
+}
+
+func (r *eventLog) RequestDone(c *chatter.Conn, info chatter.RequestInfo) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.add(c, "done "+info.Type)
+	r.requests = append(r.requests, info)
+}
+
+func (r *eventLog) ConversationTimedOut(c *chatter.Conn, conv chatter.Conversation) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.add(c, "timed out")
+	r.timedOut = append(r.timedOut, conv)
+}
+
+func (r *eventLog) PingAnswered(c *chatter.Conn, rtt time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pings = append(r.pings, rtt)
+	if len(r.pings) == 1 {
+		close(r.pingsSeen)
+	}
+}
+
+// The Observer's request, timeout and ping events, each with the tag its
+// TagConn gave the connection; CloseReason classifies how each end ended.
+func TestObserverEvents(t *testing.T) {
+	for _, wire := range []chatter.Wire{chatter.WireLegacy, chatter.WireCurrent} {
+		t.Run(wire.String(), func(t *testing.T) {
+			rec := &eventLog{pingsSeen: make(chan struct{})}
+			clientOpts := []chatter.Option{chatter.WithWire(wire), chatter.WithObserver(rec),
+				chatter.WithPingTimeout(5 * time.Second), chatter.WithPingDelay(200 * time.Millisecond)}
+			if wire == chatter.WireLegacy {
+				clientOpts[2] = chatter.WithPingTimeout(200 * time.Millisecond)
+			}
+			client, server := pairWith(t, "tcp", clientOpts, []chatter.Option{chatter.WithWire(wire), chatter.WithPingTimeout(0)})
+			if client.Tag() != "conn-1" {
+				t.Errorf("Tag = %v, want conn-1", client.Tag())
+			}
+			ctx := t.Context()
+
+			go func() {
+				m := receive(t, server)
+				send(t, server, num(2), chatter.InConversation(m.Conv))
+			}()
+			reply, err := client.Request(ctx, num(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			gaveUp, cancel := context.WithCancel(ctx)
+			go func() {
+				receive(t, server) // never answered
+				cancel()
+			}()
+			_, reqErr := client.Request(gaveUp, chatter.Data{Module: "Test", Type: "Text", Data: "x"})
+			if !errors.Is(reqErr, context.Canceled) {
+				t.Fatalf("Request = %v", reqErr)
+			}
+			timedOut := make(chan chatter.Conversation, 1)
+			conv := send(t, client, num(3), chatter.Last(false), chatter.ConversationTimeout(time.Millisecond, func(c chatter.Conversation) { timedOut <- c }))
+			receive(t, server)
+			select {
+			case <-timedOut:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the conversation did not time out")
+			}
+			select {
+			case <-rec.pingsSeen:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no ping answered in 10 s")
+			}
+
+			rec.mu.Lock()
+			want := []string{"conn-1 started Num", "conn-1 done Num", "conn-1 started Text", "conn-1 done Text", "conn-1 timed out"}
+			if diff := cmp.Diff(want, rec.events); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+			if len(rec.requests) == 4 {
+				ok, failed := rec.requests[1], rec.requests[3]
+				if ok.Err != nil || ok.Conv != reply.Conv || ok.Duration <= 0 || ok.Module != "Test" {
+					t.Errorf("RequestDone of the answered request: %+v", ok)
+				}
+				if !errors.Is(failed.Err, context.Canceled) || failed.Conv.FirstID == 0 || failed.Conv != rec.requests[2].Conv {
+					t.Errorf("RequestDone of the request that gave up: %+v", failed)
+				}
+			}
+			if len(rec.timedOut) != 1 || rec.timedOut[0] != conv {
+				t.Errorf("timed out %+v, want %+v", rec.timedOut, conv)
+			}
+			if rec.pings[0] <= 0 {
+				t.Errorf("ping round trip %v", rec.pings[0])
+			}
+			rec.mu.Unlock()
+
+			client.Close()
+			if r := chatter.CloseReason(client.Err()); r != chatter.CloseLocal {
+				t.Errorf("CloseReason of the closing end = %q", r)
+			}
+			<-server.Done()
+			if r := chatter.CloseReason(server.Err()); r != chatter.ClosePeer {
+				t.Errorf("CloseReason of the other end = %q (%v)", r, server.Err())
+			}
+		})
+	}
+}
+
+func TestCloseReason(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{fmt.Errorf("read: %w", chatter.ErrPingTimeout), chatter.ClosePingTimeout},
+		{chatter.ErrFrameTimeout, chatter.CloseFrameTimeout},
+		{chatter.ErrHandshakeTimeout, chatter.CloseHandshakeTimeout},
+		{chatter.ErrWireMismatch, chatter.CloseWireMismatch},
+		{chatter.ErrProtocol, chatter.CloseProtocol},
+		{chatter.ErrMessageTooLarge, chatter.CloseTooLarge},
+		{io.ErrUnexpectedEOF, chatter.CloseOther},
+	} {
+		if got := chatter.CloseReason(tc.err); got != tc.want {
+			t.Errorf("CloseReason(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
 }
 
 func TestObserver(t *testing.T) {

@@ -58,6 +58,23 @@ type keepalive struct {
 	// stalled: the supervisor stopped reading, its own receive queue full,
 	// since the ping went out.
 	stalled bool
+	// timing: the last ping's pong has not come yet, for the observer's
+	// round trip; unlike awaiting, only a pong ends it.
+	timing bool
+}
+
+// pongReceived reports the ping's round trip to the observer when a pong
+// of conversation key answers the last ping: on the legacy wire one in
+// the ping's conversation, on the current one any (a pong answers the
+// one ping out).
+func (s *supervisor) pongReceived(key convKey) {
+	k := &s.ka
+	o := s.c.cfg.observer
+	if o == nil || !k.timing || (!k.current && key != k.pingConv) {
+		return
+	}
+	k.timing = false
+	o.PingAnswered(s.c, time.Since(k.pingAt))
 }
 
 func (s *supervisor) startKeepalive(now time.Time) {
@@ -81,7 +98,7 @@ func (s *supervisor) startKeepalive(now time.Time) {
 }
 
 func (k *keepalive) stop() {
-	k.on, k.awaiting = false, false
+	k.on, k.awaiting, k.timing = false, false, false
 	k.due = time.Time{}
 }
 
@@ -149,7 +166,7 @@ func (s *supervisor) fireKeepalive(ctx context.Context, now time.Time) error {
 	if !k.current {
 		k.pingConv = convKey{first: e.first, owner: true}
 	}
-	k.awaiting = true
+	k.awaiting, k.timing = true, true
 	k.pingAt, k.writtenAtPing, k.pingLen = now, s.c.out.writtenBytes(), frameLen(&e)
 	if k.current {
 		k.due = now.Add(k.timeout)

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/gochatter/gochatter/pkg/sbs"
 )
@@ -37,6 +38,23 @@ func (c *Conn) Send(ctx context.Context, data Data, opts ...SendOption) (Convers
 // ctx is the connection's own context, which ends with it). [Token] and
 // [ConversationTimeout] apply; [InConversation] and [Last] are ignored.
 func (c *Conn) Request(ctx context.Context, data Data, opts ...SendOption) (Msg, error) {
+	o := c.cfg.observer
+	if o == nil {
+		return c.request(ctx, data, opts)
+	}
+	start := time.Now()
+	m, err := c.request(ctx, data, opts)
+	info := RequestInfo{Module: data.Module, Type: data.Type, Duration: time.Since(start), Err: err}
+	if err == nil {
+		info.Conv = m.Conv
+	} else if re, ok := err.(*RequestError); ok {
+		info.Conv = re.Conv
+	}
+	o.RequestDone(c, info)
+	return m, err
+}
+
+func (c *Conn) request(ctx context.Context, data Data, opts []SendOption) (Msg, error) {
 	sc := sendConfigOf(opts)
 	sc.inConv = false
 	sc.last, sc.lastSet = false, true
@@ -44,6 +62,9 @@ func (c *Conn) Request(ctx context.Context, data Data, opts ...SendOption) (Msg,
 	conv, err := c.send(ctx, data, sc, reply)
 	if err != nil {
 		return Msg{}, c.requestError(ctx, data, Conversation{}, err)
+	}
+	if o := c.cfg.observer; o != nil {
+		o.RequestStarted(c, RequestInfo{Module: data.Module, Type: data.Type, Conv: conv})
 	}
 	// The supervisor sends the reply into the channel, or closes the
 	// channel when none can come any more (reading ended, the connection

@@ -328,6 +328,9 @@ func (s *supervisor) route(in *inbound) {
 	}
 	s.ka.heard(k)
 	if in.kind != inboundApp {
+		if in.kind == inboundPong {
+			s.pongReceived(k)
+		}
 		return // pings were answered as they were read
 	}
 	if o := s.c.cfg.observer; o != nil {
@@ -501,6 +504,9 @@ func (s *supervisor) armTimer() {
 func (s *supervisor) expire(now time.Time) {
 	for t := s.conv.popDue(now); t != nil; t = s.conv.popDue(now) {
 		s.armed++
+		if o := s.c.cfg.observer; o != nil {
+			o.ConversationTimedOut(s.c, Conversation{Conn: s.c, Owner: t.key.owner, FirstID: t.key.first})
+		}
 		if t.cb == nil {
 			continue
 		}
