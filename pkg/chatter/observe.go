@@ -110,6 +110,12 @@ type ServerStats struct {
 	Accepted uint64 `json:"accepted"`
 	// Open is the number of connections whose sockets are open.
 	Open int `json:"open"`
+	// Closing is how many of the Open connections have stopped reading —
+	// the peer ended its stream or broke the protocol, or Shutdown stopped
+	// them — and stay open only to write the replies of the reply grace
+	// and to linger (see Server.Shutdown): a peer that has left counts
+	// here until then. Open minus Closing is the connections in use.
+	Closing int `json:"closing"`
 	// Refused counts connections closed at once because the server was at
 	// its connection limit (WithMaxConnections).
 	Refused uint64 `json:"refused"`

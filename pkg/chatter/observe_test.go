@@ -402,3 +402,43 @@ func TestSendStructs(t *testing.T) {
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// A connection whose peer has left counts as Closing for its reply grace,
+// not as one in use.
+func TestServerStatsClosing(t *testing.T) {
+	taken := make(chan struct{})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := chatter.NewServer(testRepo, l, func(ctx context.Context, c *chatter.Conn) {
+		for range c.Messages() {
+			close(taken)
+		}
+	}, chatter.WithReplyGrace(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := chatter.Connect(t.Context(), testRepo, "tcp+sbs://"+l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, c, num(1))
+	<-taken
+	if st := srv.Stats(); st.Open != 1 || st.Closing != 0 {
+		t.Errorf("while the client is there: open %d, closing %d", st.Open, st.Closing)
+	}
+	c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Stats().Closing != 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if st := srv.Stats(); st.Open != 1 || st.Closing != 1 {
+		t.Errorf("after the client left, in the reply grace: open %d, closing %d", st.Open, st.Closing)
+	}
+	srv.Close()
+	if st := srv.Stats(); st.Open != 0 || st.Closing != 0 {
+		t.Errorf("after Close: open %d, closing %d", st.Open, st.Closing)
+	}
+}
