@@ -495,6 +495,8 @@ func TestHints(t *testing.T) {
 		{"plain client, TLS server", []string{"call", "-d", `{"type": "Integer", "value": 1}`, "tcp+sbs://" + strings.TrimPrefix(tlsAddr, "ssl+sbs://")}, "TLS"},
 		{"TLS client, plain server", []string{"call", "-insecure", "-d", `{"type": "Integer", "value": 1}`, "ssl+sbs://" + strings.TrimPrefix(plainAddr, "tcp+sbs://")}, "tcp+sbs://"},
 		{"legacy client, current server", []string{"call", "-d", `{"type": "Integer", "value": 1}`, currentAddr}, "-wire"},
+		// A one-way send has no answer: the ping after it finds out.
+		{"send: current client, legacy server", []string{"send", "-wire", "current", "-d", `{"type": "Integer", "value": 1}`, plainAddr}, "-wire"},
 		{"unverified server", []string{"call", "-d", `{"type": "Integer", "value": 1}`, tlsAddr}, "-cacert"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

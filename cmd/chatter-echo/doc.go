@@ -68,8 +68,11 @@
 // The messages are the JSON documents of -d (the text given, or with
 // -d @FILE the file's), or else of standard input: one a line, or
 // pretty-printed, in the form call reads. Nothing is sent unless every
-// document is valid. send exits 0 once everything is written to the
-// socket, and 1 when anything fails.
+// document is valid. Then it pings the peer and waits for the answer,
+// which comes only once the peer has read and parsed every message before
+// it (a peer of the other wire generation closes instead); -confirm=false
+// skips that, for a peer that does not answer pings. send exits 0 once
+// everything is written (and confirmed), and 1 when anything fails.
 //
 // # call
 //

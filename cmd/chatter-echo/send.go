@@ -9,7 +9,9 @@ import (
 )
 
 // send sends one-way messages: each input document is a message starting
-// a conversation of its own, with the -last and -token flags.
+// a conversation of its own, with the -last and -token flags. With
+// -confirm (the default) it then pings the peer: a one-way message has no
+// answer, and only the ping's shows that the peer read them.
 func send(ctx context.Context, args []string, s stdio) int {
 	var f commonFlags
 	fs := newFlagSet("send")
@@ -17,6 +19,7 @@ func send(ctx context.Context, args []string, s stdio) int {
 	last := fs.Bool("last", true, "end each message's conversation (last = true)")
 	token := fs.Bool("token", true, "hand the turn to the peer (token = true)")
 	timeout := fs.Duration("timeout", 5*time.Second, "bound on the connection set-up and on writing everything")
+	confirm := fs.Bool("confirm", true, "after writing, ping the peer and wait for its answer: proof that it read and parsed the messages")
 	f.register(fs)
 	pos, err := parseArgs(fs, args, []string{"ADDRESS"}, 1, func() error {
 		if *timeout <= 0 {
@@ -57,6 +60,13 @@ func send(ctx context.Context, args []string, s stdio) int {
 	}
 	if err := c.Drain(wctx); err != nil {
 		return failStatus(s.err, connHint(c, fmt.Errorf("writing: %w", err)))
+	}
+	if *confirm {
+		// Written is not read: a peer that cannot parse the messages (the
+		// other wire generation, say) closes instead of answering.
+		if _, err := c.Ping(wctx); err != nil {
+			return failStatus(s.err, connHint(c, fmt.Errorf("confirming: %w", err)))
+		}
 	}
 	if err := c.Close(); err != nil {
 		return failStatus(s.err, connHint(c, err))

@@ -594,7 +594,7 @@ func TestLifecycleMethods(t *testing.T) {
 		}
 		return names
 	}
-	wantConn := []string{"Close", "Context", "DiscardMessages", "Done", "Drain", "Err", "LocalAddress", "Messages", "Receive",
+	wantConn := []string{"Close", "Context", "DiscardMessages", "Done", "Drain", "Err", "LocalAddress", "Messages", "Ping", "Receive",
 		"RemoteAddress", "Request", "Send", "Stats", "TLSConnectionState", "Tag", "Wait", "Wire"}
 	if got := methods((*chatter.Conn)(nil)); !slices.Equal(got, wantConn) {
 		t.Errorf("Conn's methods:\n got %v\nwant %v", got, wantConn)

@@ -2,6 +2,7 @@ package chatter
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -204,4 +205,52 @@ func (s *supervisor) linkMoved() bool {
 func frameLen(e *envelope) int {
 	n := e.sizeBody()
 	return len(appendFrameHeader(make([]byte, 0, 9), n)) + n
+}
+
+// Ping sends a ping, as the keepalive does, and waits for the peer's pong.
+// The peer reads in order, so the answer shows that it has read, and
+// parsed, everything sent before the ping — which Drain, which sees only
+// the socket, cannot: a one-way sender confirms its messages with it
+// (HTTP/2's PING serves the same). It returns the round trip, measured
+// from the call. It fails with an error wrapping ErrClosed when the
+// connection ends first (as it does when the peer cannot parse what was
+// sent: a peer of the other wire generation), or with ctx's error. A pong
+// that comes after ctx ended is ignored.
+func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	w := c.Wire()
+	if w == WireAuto {
+		if err := c.awaitWire(ctx); err != nil {
+			return 0, err
+		}
+		w = c.Wire()
+	}
+	e := envelope{module: "HatPing", typ: "MsgPing", token: true, owner: true}
+	if w == WireCurrent {
+		e = envelope{module: "HatChatter", typ: "Ping", token: true, owner: true, current: true}
+	}
+	reply := make(chan Msg, 1)
+	if err := c.out.enqueue(ctx, c.group.Closing(), &c.mail, &e, sendMeta{newConv: true, kind: frameProbe, reply: reply}); err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return 0, err
+		}
+		return 0, c.closedErr()
+	}
+	select {
+	case _, ok := <-reply:
+		if !ok {
+			return 0, c.closedErr()
+		}
+		return time.Since(start), nil
+	case <-ctx.Done():
+	}
+	c.mail.post(event{kind: evCancel, key: convKey{first: e.first, owner: true}, reply: reply, probe: true})
+	select {
+	case _, ok := <-reply:
+		if ok {
+			return time.Since(start), nil
+		}
+	default:
+	}
+	return 0, ctx.Err()
 }

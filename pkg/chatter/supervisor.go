@@ -313,6 +313,7 @@ func (s *supervisor) batch(ctx context.Context, body []byte) {
 		}
 	}
 	dec.publish(&s.c.stats, fr.total)
+	s.reportEnded()
 	s.handOverflow(ctx, false)
 	if end != nil {
 		s.readEnded(ctx, *end)
@@ -330,6 +331,10 @@ func (s *supervisor) route(in *inbound) {
 	if in.kind != inboundApp {
 		if in.kind == inboundPong {
 			s.pongReceived(k)
+			if reply := s.replies.claim(k); reply != nil {
+				reply <- in.msg // a Conn.Ping's answer
+				s.answered++
+			}
 		}
 		return // pings were answered as they were read
 	}
@@ -667,6 +672,7 @@ type event struct {
 	reply    chan Msg
 	deadline time.Time // evArm
 	cb       func(Conversation)
+	probe    bool // evCancel: of a Conn.Ping, whose pong goes nowhere
 }
 
 // mailbox is how other goroutines reach the supervisor: they post
@@ -786,6 +792,23 @@ func (s *supervisor) takeMail() {
 	}
 	clear(evs)
 	s.spare = evs
+	s.reportEnded()
+}
+
+// reportEnded tells the mailbox of the Requests answered or given up and
+// the timeouts gone since it last heard, for Stats: now, after the events
+// or the batch that ended them, not at the next batch, which may be long
+// in coming on a quiet connection.
+func (s *supervisor) reportEnded() {
+	if s.armed == 0 && s.answered == 0 {
+		return
+	}
+	mb := &s.c.mail
+	mb.mu.Lock()
+	mb.armed -= s.armed
+	mb.requests -= s.answered
+	s.armed, s.answered = 0, 0
+	mb.mu.Unlock()
 }
 
 // handle applies one event.
@@ -798,12 +821,15 @@ func (s *supervisor) handle(ev *event) {
 	case evCancel:
 		if s.replies.cancel(ev.key, ev.reply) {
 			s.answered++
+			if ev.probe {
+				s.replies.late(ev.key) // a late pong is no reply to mark
+			}
 		} else {
 			// Routed already: if the Request did not take its reply, it
 			// goes to Messages.
 			select {
 			case m, ok := <-ev.reply:
-				if ok {
+				if ok && !ev.probe {
 					s.deliverLate(m) // step hands it over if it did not fit
 				}
 			default:

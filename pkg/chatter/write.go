@@ -107,6 +107,9 @@ const (
 	// framePing, the keepalive's own, never waits: there is at most one
 	// per ping period, and the supervisor that sends it must not block.
 	framePing
+	// frameProbe, a ping of Conn.Ping, waits for room as data does (an
+	// application can ping in a loop) but is no application message.
+	frameProbe
 )
 
 // sendMeta says how a frame is queued and what the supervisor must learn
