@@ -103,10 +103,13 @@ func bench(ctx context.Context, args []string, s stdio) int {
 		cs = append(cs, c)
 	}
 	stopProgress := showProgress(s.err, &b.done, int64(*n)*int64(*conns))
-	res, err := b.run(ctx, cs)
+	res, runErr := b.run(ctx, cs)
 	stopProgress()
-	if err != nil {
-		return failStatus(s.err, err)
+	if runErr != nil {
+		if res.Messages == 0 {
+			return failStatus(s.err, runErr)
+		}
+		res.Error = runErr.Error() // partial figures, then the error and exit 1
 	}
 	res.Workload, res.Conns, res.Inflight, res.Type, res.Size = "one-way", *conns, *inflight, *typ, len(payload.raw)
 	if *inflight > 0 {
@@ -122,9 +125,13 @@ func bench(ctx context.Context, args []string, s stdio) int {
 		if err := enc.Encode(res); err != nil {
 			return failStatus(s.err, err)
 		}
-		return exitOK
+	} else {
+		res.table(s.out)
 	}
-	res.table(s.out)
+	if runErr != nil {
+		fmt.Fprintln(s.err, "partial: the run stopped early; the figures are what was done until then")
+		return failStatus(s.err, runErr)
+	}
 	return exitOK
 }
 
@@ -195,6 +202,10 @@ type benchResult struct {
 	P90      float64 `json:"p90_us,omitempty"`
 	P99      float64 `json:"p99_us,omitempty"`
 	Max      float64 `json:"max_us,omitempty"`
+	// Error, when set, is why the run stopped before its end: the figures
+	// are those of what was done until then (one-way messages counted as
+	// sent, not as confirmed read).
+	Error string `json:"error,omitempty"`
 }
 
 func (b *benchRun) expired() bool { return !b.deadline.IsZero() && time.Now().After(b.deadline) }
@@ -239,9 +250,8 @@ func (b *benchRun) run(ctx context.Context, cs []*chatter.Conn) (benchResult, er
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	if firstErr != nil {
-		return benchResult{}, firstErr
-	}
+	// What was done counts even when the run failed: a peer that goes
+	// away mid-run leaves figures worth seeing.
 	r := benchResult{Messages: b.done.Load(), Seconds: elapsed.Seconds()}
 	r.MsgPerS = float64(r.Messages) / elapsed.Seconds()
 	r.MBPerS = r.MsgPerS * float64(len(b.payload.raw)) / 1e6
@@ -250,7 +260,7 @@ func (b *benchRun) run(ctx context.Context, cs []*chatter.Conn) (benchResult, er
 		us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
 		r.P50, r.P90, r.P99, r.Max = us(nearest(rtts, 50)), us(nearest(rtts, 90)), us(nearest(rtts, 99)), us(rtts[len(rtts)-1])
 	}
-	return r, nil
+	return r, firstErr
 }
 
 // oneWay sends b.n messages and then a request: once it is answered, the

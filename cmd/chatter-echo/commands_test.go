@@ -712,3 +712,44 @@ func TestTapForwardsWhatIsNotChatter(t *testing.T) {
 		t.Errorf("the tap did not say the stream is not Chatter:\n%s", out)
 	}
 }
+
+// tap in front of a server that wants client certificates: with
+// -upstream-pem a plain client gets through; without, the "closed" line
+// says the server wanted a certificate. Upstream certificate flags on a
+// plain UPSTREAM are refused.
+func TestTapMutualTLSUpstream(t *testing.T) {
+	ca, caKey, caPEM := newCA(t)
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.pem")
+	os.WriteFile(caFile, caPEM, 0o600)
+	serverPEM := filepath.Join(dir, "server.pem")
+	os.WriteFile(serverPEM, issue(t, ca, caKey, "server"), 0o600)
+	clientPEM := filepath.Join(dir, "client.pem")
+	os.WriteFile(clientPEM, issue(t, ca, caKey, "client"), 0o600)
+	srv, upstream := startCmd(t, false, "listening on", "serve", "-pem", serverPEM, "-cacert", caFile, "ssl+sbs://127.0.0.1:0")
+	defer srv.stop(t)
+
+	req := `{"type": "Integer", "value": 3}`
+	tp, tapAddr := startCmd(t, true, "listening on", "tap", "-cacert", caFile, "-upstream-pem", clientPEM, "tcp+sbs://127.0.0.1:0", upstream)
+	code, stdout, stderr := runCmd(t, "", "call", "-d", req, tapAddr)
+	tp.stop(t)
+	if code != exitOK || !strings.Contains(stdout, `"value":3`) {
+		t.Errorf("through tap with a client certificate: exit %d, %q, %q", code, stdout, stderr)
+	}
+
+	tp, tapAddr = startCmd(t, true, "listening on", "tap", "-cacert", caFile, "tcp+sbs://127.0.0.1:0", upstream)
+	code, _, _ = runCmd(t, "", "call", "-d", req, "-timeout", "5s", tapAddr)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(tp.stdout.String(), "closed") && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	tp.stop(t)
+	if out := tp.stdout.String(); code != exitFail || !strings.Contains(out, "closed: ") || !strings.Contains(out, "certificate required") {
+		t.Errorf("through tap without a client certificate: exit %d; tap printed:\n%s", code, out)
+	}
+
+	code, _, stderr = runCmd(t, "", "tap", "-upstream-pem", clientPEM, "tcp+sbs://127.0.0.1:0", "tcp+sbs://127.0.0.1:1")
+	if code != exitUsage || !strings.Contains(stderr, "-upstream-pem") {
+		t.Errorf("-upstream-pem on a plain UPSTREAM: exit %d, %q", code, stderr)
+	}
+}

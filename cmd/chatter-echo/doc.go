@@ -114,7 +114,9 @@
 // no ADDRESS it measures an echo server of its own, in this process. A
 // live counter shows on a terminal; the result is a table (msg/s, MB/s of
 // payload, and the round trips' p50, p90, p99 and maximum), or with -json
-// one JSON object.
+// one JSON object. When the peer goes away or fails mid-run, bench still
+// prints the figures of what was done (one-way messages counted as sent),
+// marked partial (and with "error" in JSON), and exits 1 with the error.
 //
 // # tap
 //
@@ -135,8 +137,12 @@
 // stream that is not Chatter (or a frame over -max) is still forwarded,
 // and said so. An ssl+sbs:// LISTEN ends the clients' TLS with -pem (or
 // -cert and -key); an ssl+sbs:// UPSTREAM, or -upstream-tls, speaks TLS to
-// the server, verified as a client does (see TLS). tap prints "listening
-// on ADDRESS" to standard error and runs until SIGINT or SIGTERM.
+// the server, verified as a client does (see TLS), showing it the client
+// certificate of -upstream-pem (or -upstream-cert and -upstream-key) when
+// it asks for one (mutual TLS). The "closed" line says how a stream ended
+// when it did not end plainly: a reset, a TLS alert such as the server's
+// "certificate required", a frame cut short. tap prints "listening on
+// ADDRESS" to standard error and runs until SIGINT or SIGTERM.
 //
 // # types
 //

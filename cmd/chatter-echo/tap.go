@@ -28,12 +28,19 @@ func tap(ctx context.Context, args []string, s stdio) int {
 	fs := newFlagSet("tap")
 	asJSON := fs.Bool("json", false, "print JSON lines instead of one readable line per frame")
 	upstreamTLS := fs.Bool("upstream-tls", false, "speak TLS to UPSTREAM (implied by an ssl+sbs:// UPSTREAM)")
+	var upstreamCert clientCert
+	fs.StringVar(&upstreamCert.pem, "upstream-pem", "", "`FILE` holding the client certificate and key tap shows UPSTREAM (a server that wants one: mutual TLS)")
+	fs.StringVar(&upstreamCert.cert, "upstream-cert", "", "`FILE` holding the client certificate tap shows UPSTREAM (with -upstream-key)")
+	fs.StringVar(&upstreamCert.key, "upstream-key", "", "`FILE` holding the private key of -upstream-cert")
 	maxFrame := fs.Int("max", chatter.DefaultMaxMessageSize, "largest frame `BYTES` to decode; bigger ones are forwarded undecoded")
 	timeout := fs.Duration("timeout", 10*time.Second, "bound on connecting to UPSTREAM")
 	f.register(fs)
 	pos, err := parseArgs(fs, args, []string{"LISTEN", "UPSTREAM"}, 2, func() error {
 		if *maxFrame <= 0 {
 			return errors.New("-max must be positive")
+		}
+		if err := upstreamCert.check(); err != nil {
+			return err
 		}
 		return f.tls.check()
 	})
@@ -62,9 +69,12 @@ func tap(ctx context.Context, args []string, s stdio) int {
 		t.clientTLS = cfg
 	}
 	if isTLS(pos[1]) || *upstreamTLS {
-		if t.upstreamTLS, err = tapUpstreamTLS(&f.tls, t.upstream); err != nil {
+		if t.upstreamTLS, err = tapUpstreamTLS(&f.tls, &upstreamCert, t.upstream); err != nil {
 			return failStatus(s.err, err)
 		}
+	} else if upstreamCert.pem != "" || upstreamCert.cert != "" {
+		return usageStatus(fs, "[flags] LISTEN UPSTREAM",
+			errors.New("-upstream-pem and -upstream-cert are for a TLS UPSTREAM (ssl+sbs://, or -upstream-tls)"), s.err)
 	}
 	l, err := net.Listen("tcp", listenHost)
 	if err != nil {
@@ -108,8 +118,43 @@ func tapServerTLS(f *tlsFlags) (*tls.Config, error) {
 	return &tls.Config{Certificates: certs, MinVersion: tls.VersionTLS12}, nil
 }
 
-func tapUpstreamTLS(f *tlsFlags, upstream string) (*tls.Config, error) {
+// clientCert is the certificate tap shows a TLS UPSTREAM.
+type clientCert struct{ pem, cert, key string }
+
+func (c *clientCert) check() error {
+	switch {
+	case (c.cert == "") != (c.key == ""):
+		return errors.New("-upstream-cert and -upstream-key go together")
+	case c.pem != "" && c.cert != "":
+		return errors.New("-upstream-pem or -upstream-cert/-upstream-key, not both")
+	}
+	return nil
+}
+
+func (c *clientCert) certificates() ([]tls.Certificate, error) {
+	switch {
+	case c.pem != "":
+		kp, err := tls.LoadX509KeyPair(c.pem, c.pem)
+		if err != nil {
+			return nil, fmt.Errorf("-upstream-pem %s: %w", c.pem, err)
+		}
+		return []tls.Certificate{kp}, nil
+	case c.cert != "":
+		kp, err := tls.LoadX509KeyPair(c.cert, c.key)
+		if err != nil {
+			return nil, fmt.Errorf("-upstream-cert %s -upstream-key %s: %w", c.cert, c.key, err)
+		}
+		return []tls.Certificate{kp}, nil
+	}
+	return nil, nil
+}
+
+func tapUpstreamTLS(f *tlsFlags, client *clientCert, upstream string) (*tls.Config, error) {
 	roots, err := f.pool()
+	if err != nil {
+		return nil, err
+	}
+	certs, err := client.certificates()
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +163,7 @@ func tapUpstreamTLS(f *tlsFlags, upstream string) (*tls.Config, error) {
 	if name == "" {
 		name = host
 	}
-	return &tls.Config{RootCAs: roots, ServerName: name, InsecureSkipVerify: f.insecure, MinVersion: tls.VersionTLS12}, nil //nolint:gosec // -insecure
+	return &tls.Config{RootCAs: roots, Certificates: certs, ServerName: name, InsecureSkipVerify: f.insecure, MinVersion: tls.VersionTLS12}, nil //nolint:gosec // -insecure
 }
 
 // tapper runs the proxy.
@@ -221,10 +266,26 @@ func (t *tapper) handle(ctx context.Context, client net.Conn, track func(net.Con
 	t.out.event(id, peer, "open", nil)
 	c := &tapConn{t: t, id: id, peer: peer, wire: chatter.WireAuto}
 	var wg sync.WaitGroup
-	wg.Go(func() { c.pump("c2s", client, server) })
-	wg.Go(func() { c.pump("s2c", server, client) })
+	var fromClient, fromServer error
+	wg.Go(func() { fromClient = c.pump("c2s", client, server) })
+	wg.Go(func() { fromServer = c.pump("s2c", server, client) })
 	wg.Wait()
-	t.out.event(id, peer, "closed", nil)
+	t.out.event(id, peer, "closed", closeReasons(fromClient, fromServer))
+}
+
+// closeReasons says how each side's stream ended, for the "closed" event:
+// nil when both ended theirs plainly.
+func closeReasons(fromClient, fromServer error) error {
+	if fromClient == nil && fromServer == nil {
+		return nil
+	}
+	how := func(err error) string {
+		if err == nil {
+			return "ended its stream"
+		}
+		return err.Error()
+	}
+	return fmt.Errorf("client: %s; server: %s", how(fromClient), how(fromServer))
 }
 
 // tapConn is one proxied connection; its two directions share the wire
@@ -239,8 +300,10 @@ type tapConn struct {
 
 // pump forwards everything src sends to dst, as it arrives, and prints
 // the frames in it. A stream that stops being Chatter is forwarded all
-// the same.
-func (c *tapConn) pump(dir string, src, dst net.Conn) {
+// the same. It returns how src's stream ended: nil for a plain end (or a
+// close by tap itself), otherwise the error — a reset, a TLS alert such
+// as a server's "certificate required", a frame cut short.
+func (c *tapConn) pump(dir string, src, dst net.Conn) error {
 	defer closeWrite(dst)
 	sc := chatter.NewFrameScanner(io.TeeReader(src, dst), c.t.max)
 	for {
@@ -250,17 +313,19 @@ func (c *tapConn) pump(dir string, src, dst net.Conn) {
 			c.frame(dir, body)
 			continue
 		case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
-			return
+			return nil
 		case errors.Is(err, chatter.ErrMessageTooLarge):
 			c.t.out.event(c.id, c.peer, dir+": a frame over -max or not Chatter: forwarding the rest undecoded", err)
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			c.t.out.event(c.id, c.peer, dir+": the stream ended inside a frame", nil)
-			return
+			return err
 		default:
-			return // a socket error: the other side's write failed, or a reset
+			return err // a socket error: the other side's write failed, a reset, an alert
 		}
-		io.Copy(dst, src)
-		return
+		if _, err := io.Copy(dst, src); err != nil && !errors.Is(err, net.ErrClosed) {
+			return err
+		}
+		return nil
 	}
 }
 
