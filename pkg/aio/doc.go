@@ -66,9 +66,9 @@
 //     not end the others returns nil. There is no exception callback.
 //   - Wait's result. [Group.Wait] returns nil after a plain Close and the
 //     cause otherwise, so that a group composes with errgroup.Go.
-//   - Construction. A Group must come from [NewGroup] or [Group.NewChild]:
-//     its channels and context are made then, and the accessors take no
-//     lock.
+//   - Construction. A Group must come from [NewGroup], [NewGroupFrom]
+//     or [Group.NewChild]: its channels and context are made then, and
+//     the accessors take no lock.
 //   - get_until_empty. [Queue.GetUntilEmpty] is Python's: it empties the
 //     queue and returns the newest item. [Queue.GetAll], which has no
 //     Python counterpart, returns every item, for a writer that takes a

@@ -50,6 +50,14 @@ type Group struct {
 // from context.Background.
 func NewGroup() *Group { return newGroup(context.Background(), nil) }
 
+// NewGroupFrom returns a new, open group with no parent whose context
+// carries ctx's values (trace ids, loggers) but not its end: ctx ending
+// does not close the group. A group that must close with ctx does so
+// with context.AfterFunc(ctx, func() { g.Close() }).
+func NewGroupFrom(ctx context.Context) *Group {
+	return newGroup(context.WithoutCancel(ctx), nil)
+}
+
 func newGroup(base context.Context, parent *Group) *Group {
 	g := &Group{
 		parent:  parent,

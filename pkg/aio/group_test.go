@@ -513,3 +513,23 @@ func TestPanicIsNotRecovered(t *testing.T) {
 		t.Fatalf("child process: err %v, output:\n%s", err, out)
 	}
 }
+
+// NewGroupFrom keeps the values of its ctx, not its end.
+func TestNewGroupFrom(t *testing.T) {
+	type key struct{}
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, 7))
+	g := aio.NewGroupFrom(ctx)
+	cancel()
+	if v := g.Context().Value(key{}); v != 7 {
+		t.Errorf("value %v", v)
+	}
+	select {
+	case <-g.Closing():
+		t.Error("the group closed with its ctx")
+	default:
+	}
+	if v := g.NewChild().Context().Value(key{}); v != 7 {
+		t.Errorf("child's value %v", v)
+	}
+	g.Close()
+}

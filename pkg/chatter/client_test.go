@@ -205,6 +205,19 @@ func TestClientConnectedHookRunsFirst(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the server did not get both messages")
 	}
+	// The event is reported after the state is published, so it may come
+	// a moment after the waiting Send returned.
+	waitState(t, cl, chatter.Connected)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(order)
+		mu.Unlock()
+		if n >= 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	mu.Lock()
 	if len(order) != 3 || order[0] != "hook" {
 		t.Errorf("order %v, want the hook before the Connected event and the waiting Send", order)

@@ -116,7 +116,8 @@ func Connect(ctx context.Context, repo *sbs.Repository, addr string, opts ...Opt
 		}
 		nc = tc
 	}
-	c := newConn(nc, raw, repo, cfg, a.scheme, aio.NewGroup(), nil, time.Time{}, nil)
+	// c.Context() carries ctx's values, not its end: ctx bounds the dial.
+	c := newConn(nc, raw, repo, cfg, a.scheme, aio.NewGroupFrom(ctx), nil, time.Time{}, nil)
 	c.log.Debug("chatter: connected", "local", c.local, "remote", c.remote, "wire", c.Wire())
 	return c, nil
 }

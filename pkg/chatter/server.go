@@ -67,9 +67,22 @@ type Server struct {
 // Listen starts a server on address (tcp+sbs://HOST:PORT or
 // ssl+sbs://HOST:PORT) and hands each accepted connection to handler. Port
 // 0 picks a free port; a host name that resolves to several addresses gives
-// one listening socket each; an empty host listens on every interface. ctx
-// bounds resolving and binding only. ssl+sbs needs WithPEMFile (the
-// server's certificate and key) or WithTLSConfig.
+// one listening socket each; an empty host listens on every interface.
+// ssl+sbs needs WithPEMFile (the server's certificate and key) or
+// WithTLSConfig.
+//
+// ctx bounds resolving and binding, and its values (trace ids, a logger)
+// reach the server's context and every connection's, which the handler
+// gets. Its end does not stop the server, as with net.ListenConfig:
+// Shutdown or Close does, so that the program chooses between a graceful
+// stop and an abrupt one. With a ctx that ends on a signal:
+//
+//	srv, err := chatter.Listen(ctx, repo, addr, handler)
+//	...
+//	<-ctx.Done()
+//	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+//	defer cancel()
+//	return srv.Shutdown(sctx) // closes what is left when sctx ends
 func Listen(ctx context.Context, repo *sbs.Repository, addr string, handler Handler, opts ...Option) (*Server, error) {
 	a, err := parseAddress(addr)
 	if err != nil {
@@ -108,7 +121,7 @@ func Listen(ctx context.Context, repo *sbs.Repository, addr string, handler Hand
 		}
 		listeners = append(listeners, l)
 	}
-	return serve(repo, listeners, a.scheme, tlsCfg, cfg, handler), nil
+	return serve(ctx, repo, listeners, a.scheme, tlsCfg, cfg, handler), nil
 }
 
 // listenNetwork is the network for listening on host: an IPv4 address
@@ -144,11 +157,13 @@ func NewServer(repo *sbs.Repository, l net.Listener, handler Handler, opts ...Op
 		}
 		s = schemeSSL
 	}
-	return serve(repo, []net.Listener{l}, s, tlsCfg, cfg, handler), nil
+	return serve(context.Background(), repo, []net.Listener{l}, s, tlsCfg, cfg, handler), nil
 }
 
-func serve(repo *sbs.Repository, listeners []net.Listener, s scheme, tlsCfg *tls.Config, cfg *config, handler Handler) *Server {
-	g := aio.NewGroup()
+// serve starts a server; its context, and so every connection's, carries
+// base's values.
+func serve(base context.Context, repo *sbs.Repository, listeners []net.Listener, s scheme, tlsCfg *tls.Config, cfg *config, handler Handler) *Server {
+	g := aio.NewGroupFrom(base)
 	srv := &Server{
 		repo:     repo,
 		cfg:      cfg,
@@ -320,7 +335,7 @@ func (s *Server) start(ctx context.Context, raw net.Conn, release func()) {
 	// meanwhile): gone says so, and the registration below is then skipped.
 	g, owner := s.conns.NewChild(), s.conns
 	if !owned {
-		g, owner = aio.NewGroup(), nil
+		g, owner = aio.NewGroupFrom(s.group.Context()), nil
 	}
 	var gone atomic.Bool
 	var made atomic.Pointer[Conn]

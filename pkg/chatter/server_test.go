@@ -263,3 +263,39 @@ func mustLoadPair(t *testing.T, pemFile string) []tls.Certificate {
 	}
 	return []tls.Certificate{cert}
 }
+
+// Listen's ctx: its values reach the handler's ctx, and its end does not
+// stop the server. Connect's values reach the connection's context too.
+func TestListenContext(t *testing.T) {
+	type key struct{}
+	ctx, cancel := context.WithCancel(context.WithValue(t.Context(), key{}, "listen"))
+	values := make(chan any, 2)
+	srv, err := chatter.Listen(ctx, testRepo, "tcp+sbs://127.0.0.1:0", func(ctx context.Context, c *chatter.Conn) {
+		values <- ctx.Value(key{})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cancel()
+	cctx := context.WithValue(t.Context(), key{}, "connect")
+	c, err := chatter.Connect(cctx, testRepo, srv.Addresses()[0])
+	if err != nil {
+		t.Fatalf("Connect after Listen's ctx ended: %v", err)
+	}
+	defer c.Close()
+	if v := c.Context().Value(key{}); v != "connect" {
+		t.Errorf("the connection's ctx value %v, want Connect's", v)
+	}
+	select {
+	case v := <-values:
+		if v != "listen" {
+			t.Errorf("the handler's ctx value %v, want Listen's", v)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no handler ran")
+	}
+	if err := srv.Err(); err != nil {
+		t.Errorf("server Err after Listen's ctx ended: %v", err)
+	}
+}
