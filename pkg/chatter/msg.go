@@ -8,9 +8,10 @@ package chatter
 //   - a value of the sbs package's dynamic model (int64, string, []byte,
 //     map[string]any for a Tuple, sbs.Union, ...), encoded with the
 //     connection's repository;
-//   - a Go struct, or a pointer, slice or array of structs, bound to the
-//     schema type by sbs's struct bindings (checked on first use, cached):
-//     Data: &order;
+//   - a Go struct, or a pointer, slice, array or map of structs or of
+//     scalars ([][]string for Array(Array(String)), map[string]int64 for
+//     a Tuple of Integers), bound to the schema type by sbs's bindings
+//     (checked on first use, cached): Data: &order;
 //   - a [RawPayload], bytes already encoded, sent as they are;
 //   - a value with an AppendSBS(dst []byte) ([]byte, error) method, such as
 //     a type written by cmd/sbs-gen, which encodes itself.

@@ -246,9 +246,10 @@ func payloadError(op string, data Data, err error) error {
 	return fmt.Errorf("chatter: %s %s: %w", op, payloadName(data), err)
 }
 
-// needsBinding reports whether v is a Go value for an sbs struct binding
-// rather than one of the dynamic value model: a struct, or a pointer,
-// slice or array leading to one.
+// needsBinding reports whether v is a Go value for an sbs binding rather
+// than one of the dynamic value model: a struct, or a slice, array, map or
+// pointer of concrete types ([][]string, map[string]int64, *[]Point); a
+// value holding interfaces ([]any, map[string]any) is the dynamic model's.
 func needsBinding(v any) bool {
 	switch v.(type) {
 	case nil, bool, int64, int, float64, string, []byte, []any, map[string]any, sbs.Union, *sbs.Union, *big.Int:
@@ -260,14 +261,24 @@ func needsBinding(v any) bool {
 var bigIntType = reflect.TypeFor[big.Int]()
 
 func bindable(t reflect.Type) bool {
+	composite := false
 	for {
 		switch t.Kind() {
 		case reflect.Struct:
-			return t != bigIntType && t != reflect.TypeFor[sbs.Union]()
-		case reflect.Pointer, reflect.Slice, reflect.Array:
+			switch t {
+			case reflect.TypeFor[sbs.Union]():
+				return false
+			case bigIntType:
+				return composite // []*big.Int binds; a *big.Int is the dynamic model's
+			}
+			return true
+		case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+			composite = true
 			t = t.Elem()
-		default:
+		case reflect.Interface:
 			return false
+		default:
+			return composite // a slice or map of scalars; a scalar is the dynamic model's
 		}
 	}
 }

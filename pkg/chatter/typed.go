@@ -12,10 +12,10 @@ import (
 // ordinary Go types through sbs struct bindings, can be sent and received
 // as they are.
 //
-// Sending: a Go struct (or a pointer, slice or array of structs) goes into
-// Data.Data as it is; it is bound to the schema type Module.Type through
-// sbs's struct bindings, checked against the schema on first use (a
-// mismatch is an error naming the field) and cached:
+// Sending: a Go struct (or a pointer, slice, array or map of structs or
+// of scalars) goes into Data.Data as it is; it is bound to the schema
+// type Module.Type through sbs's bindings, checked against the schema on
+// first use (a mismatch is an error naming the field) and cached:
 //
 //	conn.Send(ctx, chatter.Data{Module: "Shop", Type: "Order", Data: &order})
 //

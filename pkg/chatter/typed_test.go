@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"testing"
 
@@ -215,5 +216,80 @@ func TestTypeLabels(t *testing.T) {
 				t.Fatalf("connection ended: %v / %v", client.Err(), server.Err())
 			}
 		})
+	}
+}
+
+// Plain Go values — slices, nested slices, maps of scalars, pointers to
+// them — bind to their SBS types in both directions, with no hand-made
+// binding.
+func TestPlainGoValues(t *testing.T) {
+	repo := sbs.MustRepository(sbs.Text(`module Plain
+Names = Array(String)
+Grid = Array(Array(String))
+Ints = Array(Integer)
+Point = Tuple { x: Integer, y: Integer }
+Points = Array(Point)
+`))
+	a, b := net.Pipe()
+	client, err := chatter.NewConn(a, repo, chatter.WithPingTimeout(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := chatter.NewConn(b, repo, chatter.WithPingTimeout(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	data := func(typ string, v any) chatter.Data { return chatter.Data{Module: "Plain", Type: typ, Data: v} }
+
+	names := []string{"a", "b"}
+	grid := [][]string{{"a"}, {}, {"b", "c"}}
+	ints := []int{1, -2, 3}
+	point := map[string]int64{"x": 1, "y": -1}
+	points := []map[string]int32{{"x": 5, "y": 6}}
+	for _, d := range []chatter.Data{data("Names", &names), data("Grid", grid), data("Ints", ints), data("Point", point), data("Points", points)} {
+		send(t, client, d)
+	}
+	var gotNames []string
+	var gotGrid [][]string
+	var gotInts []int
+	var gotPoint map[string]int64
+	var gotPoints []map[string]int32
+	for _, dec := range []func(chatter.Msg) error{
+		func(m chatter.Msg) error { return chatter.Decode(m, &gotNames) },
+		func(m chatter.Msg) error { return chatter.Decode(m, &gotGrid) },
+		func(m chatter.Msg) error { return chatter.Decode(m, &gotInts) },
+		func(m chatter.Msg) error { return chatter.Decode(m, &gotPoint) },
+		func(m chatter.Msg) error { return chatter.Decode(m, &gotPoints) },
+	} {
+		if err := dec(receive(t, server)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ got, want any }{
+		{gotNames, names}, {gotGrid, grid}, {gotInts, ints}, {gotPoint, point}, {gotPoints, points},
+	} {
+		if diff := cmp.Diff(c.want, c.got); diff != "" {
+			t.Errorf("(-sent +received):\n%s", diff)
+		}
+	}
+
+	// Mistakes are refused before anything is written, as a struct's are.
+	for _, tc := range []struct {
+		d    chatter.Data
+		want error
+	}{
+		{data("Point", map[string]int64{"x": 1}), sbs.ErrInvalidValue},                  // a missing entry
+		{data("Point", map[string]int64{"x": 1, "y": 2, "z": 3}), sbs.ErrInvalidValue},  // a key of no entry
+		{data("Point", map[string]string{"x": "1", "y": "2"}), chatter.ErrTypeMismatch}, // values that do not bind
+		{data("Names", [][]string{{"a"}}), chatter.ErrTypeMismatch},
+	} {
+		if _, err := client.Send(t.Context(), tc.d); !errors.Is(err, tc.want) {
+			t.Errorf("Send %s %T = %v, want %v", tc.d.Type, tc.d.Data, err, tc.want)
+		}
+	}
+	if client.Err() != nil || server.Err() != nil {
+		t.Errorf("connection ended: %v / %v", client.Err(), server.Err())
 	}
 }

@@ -32,7 +32,8 @@ import (
 //	String                          string
 //	Bytes                           []byte
 //	Array(T)                        []E, E binding T
-//	Tuple/Record with entries       struct, one field per entry
+//	Tuple/Record with entries       struct, one field per entry; or
+//	                                map[string]E when every entry binds E
 //	Maybe(T), Optional(T)           *E, nil for Nothing/none, E binding T
 //	Union/Choice with entries       struct of pointer fields, one per entry,
 //	                                exactly one of them non-nil
@@ -442,6 +443,9 @@ func (bd *binder) fill(c *bindCodec, rt reflect.Type, t *Type, path string) erro
 				return bd.maybe(c, rt, t, some, path)
 			}
 		}
+		if k == reflect.Map && t.kind == KindTuple {
+			return bd.mapTuple(c, rt, t, path)
+		}
 		if k != reflect.Struct {
 			return bd.mismatch(path, rt, t)
 		}
@@ -761,6 +765,82 @@ func (bd *binder) tuple(c *bindCodec, rt reflect.Type, t *Type, path string) err
 				return withEntry(err, f.name)
 			}
 		}
+		return nil
+	}
+	return nil
+}
+
+// mapTuple binds a map with string keys to a Tuple whose entries all bind
+// the map's value type: map[string]int64 to Tuple { x: Integer, y: Integer }.
+// That is the only unambiguous case; a Tuple of mixed types wants a struct.
+// Encoding needs exactly the entries as keys; decoding makes a new map of
+// them.
+func (bd *binder) mapTuple(c *bindCodec, rt reflect.Type, t *Type, path string) error {
+	if rt.Key().Kind() != reflect.String {
+		return bd.errorf(path, "a map binds a Tuple only with string keys, have "+rt.String())
+	}
+	if t.minSize >= sizeInfinite {
+		return bd.errorf(path, t.String()+" has no finite value")
+	}
+	vt := rt.Elem()
+	codecs := make([]*bindCodec, len(t.entries))
+	for i, e := range t.entries {
+		ec, err := bd.compile(vt, e.Type, path+"["+strconv.Quote(e.Name)+"]")
+		if err != nil {
+			return err
+		}
+		codecs[i] = ec
+	}
+	kt := rt.Key()
+	keys := make([]reflect.Value, len(t.entries))
+	for i, e := range t.entries {
+		keys[i] = reflect.ValueOf(e.Name).Convert(kt)
+	}
+	zeroSize := t.minSize == 0
+	c.enc = func(b []byte, p unsafe.Pointer, depth int) ([]byte, error) {
+		if depth > MaxDepth {
+			return b, newError(ErrTooDeep, -1, "")
+		}
+		m := reflect.NewAt(rt, p).Elem()
+		if m.Len() != len(keys) {
+			for _, k := range m.MapKeys() {
+				if t.entryIndex(k.String()) < 0 {
+					return b, newError(ErrInvalidValue, -1, "key "+strconv.Quote(k.String())+" is no entry of "+t.String())
+				}
+			}
+		}
+		v := reflect.New(vt).Elem() // the entry's value, addressable
+		var err error
+		for i, k := range keys {
+			ev := m.MapIndex(k)
+			if !ev.IsValid() {
+				return b, newError(ErrInvalidValue, -1, "no key "+strconv.Quote(t.entries[i].Name))
+			}
+			v.Set(ev)
+			if b, err = codecs[i].enc(b, v.Addr().UnsafePointer(), depth+1); err != nil {
+				return b, withEntry(err, t.entries[i].Name)
+			}
+		}
+		return b, nil
+	}
+	c.dec = func(d *Decoder, p unsafe.Pointer, depth int) error {
+		if depth > MaxDepth {
+			return d.TooDeep()
+		}
+		if zeroSize {
+			if err := d.ZeroSize(); err != nil {
+				return err
+			}
+		}
+		m := reflect.MakeMapWithSize(rt, len(keys))
+		for i, k := range keys {
+			v := reflect.New(vt)
+			if err := codecs[i].dec(d, v.UnsafePointer(), depth+1); err != nil {
+				return withEntry(err, t.entries[i].Name)
+			}
+			m.SetMapIndex(k, v.Elem())
+		}
+		reflect.NewAt(rt, p).Elem().Set(m)
 		return nil
 	}
 	return nil

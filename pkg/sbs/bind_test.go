@@ -3,6 +3,7 @@ package sbs
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"math"
 	"math/big"
 	"reflect"
@@ -580,6 +581,61 @@ func TestBindConcurrent(t *testing.T) {
 	for range 4 {
 		if err := <-done; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// A map with string keys binds a Tuple whose entries all bind its values.
+func TestBindMapTuple(t *testing.T) {
+	repo := MustRepository(Text(`module M
+P = Tuple { x: Integer, y: Integer }
+Mixed = Tuple { a: Integer, b: String }
+Nested = Tuple { a: Array(Integer), b: Array(Integer) }
+`))
+	ty := func(n string) *Type {
+		typ, err := repo.Type("M", n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return typ
+	}
+	m := map[string]int16{"x": 3, "y": -4}
+	b, err := Marshal(ty("P"), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := ty("P").Encode(map[string]any{"x": int64(3), "y": int64(-4)})
+	if !bytes.Equal(b, want) {
+		t.Errorf("map encodes as %x, the dynamic value as %x", b, want)
+	}
+	var back map[string]int16
+	if err := Unmarshal(ty("P"), b, &back); err != nil || !maps.Equal(back, m) {
+		t.Errorf("Unmarshal = %v, %v", back, err)
+	}
+	nested := map[string][]int{"a": {1}, "b": {}}
+	b, err = Marshal(ty("Nested"), nested)
+	var nestedBack map[string][]int
+	if err != nil || Unmarshal(ty("Nested"), b, &nestedBack) != nil || len(nestedBack["a"]) != 1 || nestedBack["b"] == nil {
+		t.Errorf("nested: %v, %v", nestedBack, err)
+	}
+	// An overflow on decode names the entry.
+	big, _ := ty("P").Encode(map[string]any{"x": int64(1), "y": int64(1 << 20)})
+	if err := Unmarshal(ty("P"), big, &back); !errors.Is(err, ErrOverflow) || !strings.Contains(err.Error(), "y") {
+		t.Errorf("overflow: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		typ  string
+		v    any
+		want error
+	}{
+		{"missing entry", "P", map[string]int64{"x": 1}, ErrInvalidValue},
+		{"extra key", "P", map[string]int64{"x": 1, "y": 2, "z": 3}, ErrInvalidValue},
+		{"entries of mixed types", "Mixed", map[string]int64{"a": 1, "b": 2}, ErrBinding},
+		{"keys not strings", "P", map[int]int64{1: 1, 2: 2}, ErrBinding},
+	} {
+		if _, err := Marshal(ty(tc.typ), tc.v); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}
 	}
 }

@@ -14,6 +14,16 @@ import (
 var fuzzBindNames = []string{
 	"Hat.Msg", "Test.Person", "Test.IntList", "Test.Tree", "Example.StrKeyed",
 	"Test.Nils", "Test.MaybeMaybeInt", "Test.Nested", "Test.IntMatrix", "Test.PairOfPairs",
+	"Test.Point",
+}
+
+// fuzzBindValue is a new Go value for fuzzBindNames[i]: bindTypes' own,
+// but a map for Test.Point, so that map bindings are fuzzed too.
+func fuzzBindValue(i int) any {
+	if fuzzBindNames[i] == "Test.Point" {
+		return new(map[string]float64)
+	}
+	return bindTypes[fuzzBindNames[i]]()
 }
 
 func fuzzBindSeeds(t testing.TB) []fuzzSeed {
@@ -51,7 +61,7 @@ func FuzzBind(f *testing.F) {
 	f.Fuzz(func(t *testing.T, sel byte, data []byte) {
 		i := int(sel) % len(types)
 		typ := types[i]
-		v := bindTypes[fuzzBindNames[i]]()
+		v := fuzzBindValue(i)
 		err := Unmarshal(typ, data, v)
 		_, dynErr := typ.Decode(data)
 		if err != nil {
