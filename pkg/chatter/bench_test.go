@@ -162,7 +162,7 @@ func benchIdle(b *testing.B, exchange bool) {
 	}
 }
 
-//go:generate go run ../../cmd/sbs-gen -package chatter_test -o testtypes_gen_test.go testdata/test.sbs
+//go:generate go run ../../cmd/sbs-gen -package chatter_test -registry -o testtypes_gen_test.go testdata/test.sbs
 
 // BenchmarkOneWayBytes20 is BenchmarkOneWay with a 20-byte Bytes payload.
 func BenchmarkOneWayBytes20(b *testing.B) {
@@ -193,6 +193,34 @@ func BenchmarkOneWayGenerated(b *testing.B) {
 	d := chatter.Data{Module: "Test", Type: "Point", Data: &p}
 	var got TestPoint
 	benchOneWayWith(b, d, []chatter.Option{chatter.WithRawPayloads()}, func(m chatter.Msg) error {
+		if err := chatter.Decode(m, &got); err != nil {
+			return err
+		}
+		if got != p {
+			return fmt.Errorf("decoded %+v, want %+v", got, p)
+		}
+		return nil
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
+}
+
+// BenchmarkOneWayGeneratedTwice is BenchmarkOneWayGenerated without
+// WithRawPayloads: the reader decodes the dynamic value (keeping Raw),
+// then Decode decodes again.
+func BenchmarkOneWayGeneratedTwice(b *testing.B) {
+	benchGenerated(b, nil)
+}
+
+// BenchmarkOneWayGeneratedOnce is it WithPayloadTypes: the reader decodes
+// into the generated type, and Decode copies it.
+func BenchmarkOneWayGeneratedOnce(b *testing.B) {
+	benchGenerated(b, []chatter.Option{chatter.WithPayloadTypes(NewSBS)})
+}
+
+func benchGenerated(b *testing.B, opts []chatter.Option) {
+	p := TestPoint{X: 12345, Y: -678}
+	var got TestPoint
+	benchOneWayWith(b, chatter.DataOf(&p), opts, func(m chatter.Msg) error {
 		if err := chatter.Decode(m, &got); err != nil {
 			return err
 		}

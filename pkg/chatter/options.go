@@ -57,6 +57,7 @@ type config struct {
 	keepConnections  bool
 	rawPayloads      bool
 	dropLateReplies  bool
+	newPayload       func(module, name string) sbsUnmarshaler // WithPayloadTypes
 	wire             Wire
 	pingDelay        time.Duration
 	frameTimeout     time.Duration // 0: none
@@ -192,6 +193,35 @@ func WithSendBufferSize(n int) Option {
 // closing a server closes every connection it accepted, as in the original.
 func WithKeepConnections() Option {
 	return optionFunc(func(c *config) { c.keepConnections = true })
+}
+
+// WithPayloadTypes decodes received payloads of the types newValue knows
+// straight into Go values, once: for a message of type module.name,
+// newValue returns a new value to decode into (nil for a type it does not
+// know, which is decoded as without the option), and Msg.Data.Data is
+// that value, a pointer to a type written by sbs-gen. [Decode] into the
+// same type then copies it, without decoding again. sbs-gen -registry
+// writes such a function, NewSBS:
+//
+//	conn, err := chatter.Connect(ctx, repo, addr, chatter.WithPayloadTypes(msgs.NewSBS))
+//
+// A payload that does not decode is a protocol error on the legacy wire
+// and Msg.DecodeErr on the current one, as without the option. It takes
+// precedence over WithRawPayloads for the types newValue knows.
+func WithPayloadTypes[V interface{ UnmarshalSBS(data []byte) error }](newValue func(module, name string) V) Option {
+	return optionFunc(func(c *config) {
+		if newValue == nil {
+			c.newPayload = nil
+			return
+		}
+		c.newPayload = func(module, name string) sbsUnmarshaler {
+			v := newValue(module, name)
+			if any(v) == nil {
+				return nil
+			}
+			return v
+		}
+	})
 }
 
 // WithDropLateReplies drops a reply that comes after its [Conn.Request]

@@ -163,6 +163,15 @@ func (d *decoder) names(module, typ []byte) *typeNames {
 	return &d.last
 }
 
+// typed is a new Go value to decode a payload of tn's type into, when
+// WithPayloadTypes knows the type; nil otherwise.
+func (d *decoder) typed(tn *typeNames) sbsUnmarshaler {
+	if np := d.c.cfg.newPayload; np != nil {
+		return np(tn.module, tn.name)
+	}
+	return nil
+}
+
 // keepRaw keeps the payload of a composite type (Tuple, Union, Array) in
 // Msg.Raw next to its dynamic value, so that Decode can read it into a Go
 // struct without encoding the value again. Such payloads already cost a
@@ -281,6 +290,13 @@ func (d *decoder) decodeLegacy(body []byte) (inbound, error) {
 	}
 	tn := d.names(module, typ)
 	in.msg.Data.Module, in.msg.Data.Type = tn.module, tn.name
+	if v := d.typed(tn); v != nil {
+		if err := v.UnmarshalSBS(e.payload); err != nil {
+			return inbound{}, fmt.Errorf("%w: payload: %w", ErrProtocol, err)
+		}
+		in.msg.Data.Data = v
+		return in, nil
+	}
 	if d.c.cfg.rawPayloads {
 		in.msg.Raw = d.raw(e.payload)
 		return in, nil
@@ -316,6 +332,15 @@ func (d *decoder) decodeCurrent(body []byte) (inbound, error) {
 	}
 	tn := d.names(splitType(typ))
 	in.msg.Data.Module, in.msg.Data.Type = tn.module, tn.name
+	if v := d.typed(tn); v != nil {
+		if err := v.UnmarshalSBS(e.payload); err != nil {
+			in.msg.Raw = d.raw(e.payload)
+			in.msg.DecodeErr = err
+			return in, nil
+		}
+		in.msg.Data.Data = v
+		return in, nil
+	}
 	if d.c.cfg.rawPayloads {
 		in.msg.Raw = d.raw(e.payload)
 		return in, nil

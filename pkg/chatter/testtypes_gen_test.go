@@ -310,3 +310,24 @@ func (x *TestText) decodeSBS(d *sbs.Decoder, depth int) error {
 	*x = TestText(v)
 	return nil
 }
+
+// NewSBS returns a new zero value of the generated type of the definition
+// module.name, or nil for a definition this file does not have.
+func NewSBS(module, name string) interface {
+	AppendSBS(b []byte) ([]byte, error)
+	UnmarshalSBS(data []byte) error
+} {
+	switch module + "." + name {
+	case "Test.Blob":
+		return new(TestBlob)
+	case "Test.Deep":
+		return new(TestDeep)
+	case "Test.Num":
+		return new(TestNum)
+	case "Test.Point":
+		return new(TestPoint)
+	case "Test.Text":
+		return new(TestText)
+	}
+	return nil
+}

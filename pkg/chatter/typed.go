@@ -56,6 +56,9 @@ var ErrNoPayload = errors.New("chatter: message has no payload to decode")
 // payload that does not decode, a *sbs.BindError when T cannot hold the
 // type, one wrapping sbs.ErrUnknownType for a type the repository lacks.
 //
+// A message decoded [WithPayloadTypes] holds a *T already: Decode copies
+// it (a shallow copy, sharing its slices), without decoding again.
+//
 // Decode reads msg.Raw when the message has it: on a connection made
 // [WithRawPayloads], for every message of a composite type, and when the
 // payload did not decode (msg.DecodeErr). A scalar payload (an Integer, a
@@ -67,6 +70,19 @@ func Decode[T any](msg Msg, into *T) error {
 		if err := checkLabel("decode", msg.Data, named); err != nil {
 			return err
 		}
+	}
+	if v, ok := msg.Data.Data.(*T); ok && v != nil {
+		*into = *v // decoded already, WithPayloadTypes
+		return nil
+	}
+	if a, ok := msg.Data.Data.(sbsAppender); ok && msg.Raw == nil {
+		// A value of another Go type, decoded WithPayloadTypes: its bytes
+		// again, for into's decoder.
+		raw, err := a.AppendSBS(make([]byte, 0, 64))
+		if err != nil {
+			return decodeErr(msg, err)
+		}
+		msg.Raw = raw // not nil, even for a value of no bytes
 	}
 	raw := []byte(msg.Raw)
 	haveRaw := raw != nil || msg.DecodeErr != nil || (c != nil && c.cfg.rawPayloads)

@@ -293,3 +293,51 @@ Points = Array(Point)
 		t.Errorf("connection ended: %v / %v", client.Err(), server.Err())
 	}
 }
+
+// WithPayloadTypes decodes a payload once, straight into the generated
+// type; Decode copies it. Types the function does not know decode as
+// before; a bad payload is DecodeErr on the current wire.
+func TestPayloadTypes(t *testing.T) {
+	for _, wire := range []chatter.Wire{chatter.WireLegacy, chatter.WireCurrent} {
+		t.Run(wire.String(), func(t *testing.T) {
+			opts := []chatter.Option{chatter.WithWire(wire), chatter.WithPingTimeout(0)}
+			client, server := pairWith(t, "pipe", opts, append(opts, chatter.WithPayloadTypes(NewSBS)))
+			send(t, client, chatter.DataOf(&TestPoint{X: 1, Y: 2}))
+			send(t, client, chatter.Data{Module: "Test", Type: "Text", Data: "hi"})
+			send(t, client, chatter.Data{Type: "String", Data: "builtin"}) // NewSBS knows no builtins
+
+			m := receive(t, server)
+			p, ok := m.Data.Data.(*TestPoint)
+			if !ok || *p != (TestPoint{X: 1, Y: 2}) || m.Raw != nil {
+				t.Fatalf("Data.Data %T %v, Raw %x: want a *TestPoint, decoded once", m.Data.Data, m.Data.Data, m.Raw)
+			}
+			var got TestPoint
+			if err := chatter.Decode(m, &got); err != nil || got != *p {
+				t.Errorf("Decode = %+v, %v", got, err)
+			}
+			var bound point // another Go type: the bytes again, then its binding
+			if err := chatter.Decode(m, &bound); err != nil || bound != (point{1, 2}) {
+				t.Errorf("Decode into a bound struct = %+v, %v", bound, err)
+			}
+			var n TestNum
+			if err := chatter.Decode(m, &n); !errors.Is(err, chatter.ErrTypeMismatch) {
+				t.Errorf("Decode into another generated type = %v", err)
+			}
+			m = receive(t, server)
+			if txt, ok := m.Data.Data.(*TestText); !ok || *txt != "hi" {
+				t.Errorf("Test.Text: %T %v", m.Data.Data, m.Data.Data)
+			}
+			m = receive(t, server)
+			if m.Data.Data != "builtin" {
+				t.Errorf("a type NewSBS does not know: %T %v", m.Data.Data, m.Data.Data)
+			}
+			if wire == chatter.WireCurrent {
+				send(t, client, chatter.Data{Module: "Test", Type: "Point", Data: chatter.RawPayload{0x01}})
+				m = receive(t, server)
+				if m.DecodeErr == nil || m.Raw == nil {
+					t.Errorf("a bad payload: DecodeErr %v, Raw %x", m.DecodeErr, m.Raw)
+				}
+			}
+		})
+	}
+}
