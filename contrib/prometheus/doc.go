@@ -24,6 +24,13 @@
 //	conversation_timeouts_total                  counter
 //	ping_rtt_seconds                             histogram
 //
+// [ServerCollector] exports a server's own figures when scraped:
+//
+//	server_connections{state}                    gauge; state active, or closing (the
+//	                                             peer left; in the reply grace)
+//	server_accepted_total, server_refused_total, server_handshake_failures_total,
+//	server_accept_errors_total                   counters
+//
 // The type label is Module.Type (a builtin's bare name). Peers choose the
 // types they send, so the label takes at most [DefaultMaxTypes] values
 // ([WithMaxTypes]) of at most 128 bytes each; other messages count under

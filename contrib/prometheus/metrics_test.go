@@ -206,3 +206,45 @@ func TestTypeLabelBound(t *testing.T) {
 		}
 	}
 }
+
+// A server whose client has left shows the connection as closing, not
+// active, for its reply grace.
+func TestServerCollector(t *testing.T) {
+	taken := make(chan struct{})
+	srv, err := chatter.Listen(t.Context(), testRepo, "tcp+sbs://127.0.0.1:0", func(ctx context.Context, c *chatter.Conn) {
+		for range c.Messages() {
+			close(taken)
+		}
+	}, chatter.WithReplyGrace(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(chatterprom.ServerCollector(srv, chatterprom.WithConstLabels(prometheus.Labels{"server": "test"})))
+
+	c, err := chatter.Connect(t.Context(), testRepo, srv.Addresses()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(t.Context(), data("A", 1)); err != nil {
+		t.Fatal(err)
+	}
+	<-taken
+	active := map[string]string{"state": "active", "server": "test"}
+	closing := map[string]string{"state": "closing"}
+	if a, cl := value(t, reg, "chatter_server_connections", active), value(t, reg, "chatter_server_connections", closing); a != 1 || cl != 0 {
+		t.Errorf("with the client there: active %v, closing %v", a, cl)
+	}
+	c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for value(t, reg, "chatter_server_connections", closing) != 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if a, cl := value(t, reg, "chatter_server_connections", active), value(t, reg, "chatter_server_connections", closing); a != 0 || cl != 1 {
+		t.Errorf("after the client left: active %v, closing %v", a, cl)
+	}
+	if got := value(t, reg, "chatter_server_accepted_total", nil); got != 1 {
+		t.Errorf("accepted %v", got)
+	}
+}
