@@ -120,7 +120,11 @@ func BenchmarkEncodeMsg(b *testing.B) {
 
 func BenchmarkEncodeMsgNewBuffer(b *testing.B) {
 	r := benchRepo(b)
-	t, v := benchType(b, r, "Hat", "Msg"), benchMsg()
+	benchEncodeNew(b, benchType(b, r, "Hat", "Msg"), benchMsg())
+}
+
+// benchEncodeNew encodes v into a new buffer each time: Size, then Append.
+func benchEncodeNew(b *testing.B, t *Type, v any) {
 	b.ReportAllocs()
 	for range b.N {
 		if _, err := t.Encode(v); err != nil {
@@ -192,4 +196,20 @@ func BenchmarkDecodeJSONMsg(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func BenchmarkSizeMsg(b *testing.B) {
+	r := benchRepo(b)
+	t, v := benchType(b, r, "Hat", "Msg"), benchMsg()
+	b.ReportAllocs()
+	for range b.N {
+		if _, err := t.Size(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeNestedNewBuffer(b *testing.B) {
+	r := benchRepo(b)
+	benchEncodeNew(b, benchType(b, r, "Bench", "Nested"), benchNested())
 }
