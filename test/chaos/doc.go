@@ -26,7 +26,8 @@
 //     server that can push, and a Redial client with lanes of requests,
 //     one-way messages, held requests and conversations with timeouts.
 //   - The scenarios are the tests: TestLatency, TestSlowLink, TestSlicer,
-//     TestBlackHole, TestCut (reset_peer and limit_data), TestFlap and
+//     TestBlackHole, TestCut (reset_peer and limit_data), TestFlap,
+//     TestClientFlap (chatter.Client behind the flapping link) and
 //     TestSoak, each over both wire generations, TCP and TLS.
 //
 // # Running
