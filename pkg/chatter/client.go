@@ -78,22 +78,11 @@ func (waitReadyOption) applySend(c sendConfig) sendConfig {
 // ctx bounds the Client's life: when it ends, the Client closes as with
 // [Client.Close]. Its values reach the Connected hook's ctx.
 func NewClient(ctx context.Context, repo *sbs.Repository, addr string, opts ...Option) (*Client, error) {
-	cfg, err := newConfig(opts)
+	cfg, err := redialConfig(addr, opts)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := parseAddress(addr); err != nil {
-		return nil, err
-	}
-	b := cfg.backoff
-	b.Min = orDefault(b.Min, DefaultBackoffMin)
-	b.Max = max(orDefault(b.Max, DefaultBackoffMax), b.Min)
-	b.Healthy = max(b.Healthy, 0)
-	userEvent := cfg.redialEvents
-	if userEvent == nil {
-		userEvent = func(RedialEvent) {}
-	}
-
+	b, userEvent := cfg.backoffOrDefaults(), cfg.redialEventsOrNop()
 	loopCtx, stop := context.WithCancel(ctx)
 	cl := &Client{msgs: make(chan Msg), stop: stop, done: make(chan struct{})}
 	cl.snap.Store(&clientState{state: Connecting, next: make(chan struct{})})

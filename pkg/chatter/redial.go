@@ -129,24 +129,44 @@ func (e *permanentError) Unwrap() error { return e.err }
 // it, as are Requests waiting for replies (they return an error wrapping
 // ErrClosed).
 func Redial(ctx context.Context, repo *sbs.Repository, addr string, run func(ctx context.Context, c *Conn) error, opts ...Option) error {
-	cfg, err := newConfig(opts)
+	cfg, err := redialConfig(addr, opts)
 	if err != nil {
 		return err
 	}
-	if _, err := parseAddress(addr); err != nil {
-		return err
+	b, event := cfg.backoffOrDefaults(), cfg.redialEventsOrNop()
+	err = redial(ctx, repo, addr, run, opts, b, event)
+	event(RedialEvent{State: Stopped, Err: err})
+	return err
+}
+
+// redialConfig checks the options and the address of Redial and NewClient.
+func redialConfig(addr string, opts []Option) (*config, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
 	}
+	if _, err := parseAddress(addr); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// backoffOrDefaults is WithBackoff's Backoff with its zero fields set to
+// their defaults.
+func (cfg *config) backoffOrDefaults() Backoff {
 	b := cfg.backoff
 	b.Min = orDefault(b.Min, DefaultBackoffMin)
 	b.Max = max(orDefault(b.Max, DefaultBackoffMax), b.Min)
 	b.Healthy = max(b.Healthy, 0)
-	event := cfg.redialEvents
-	if event == nil {
-		event = func(RedialEvent) {}
+	return b
+}
+
+// redialEventsOrNop is WithRedialEvents' function, or one doing nothing.
+func (cfg *config) redialEventsOrNop() func(RedialEvent) {
+	if cfg.redialEvents == nil {
+		return func(RedialEvent) {}
 	}
-	err = redial(ctx, repo, addr, run, opts, b, event)
-	event(RedialEvent{State: Stopped, Err: err})
-	return err
+	return cfg.redialEvents
 }
 
 // redial is Redial's loop; it returns what Redial returns.
