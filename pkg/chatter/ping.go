@@ -2,7 +2,6 @@ package chatter
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -218,39 +217,20 @@ func frameLen(e *envelope) int {
 // that comes after ctx ended is ignored.
 func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 	start := time.Now()
-	w := c.Wire()
-	if w == WireAuto {
-		if err := c.awaitWire(ctx); err != nil {
-			return 0, err
-		}
-		w = c.Wire()
+	w, err := c.sendingWire(ctx)
+	if err != nil {
+		return 0, err
 	}
 	e := envelope{module: "HatPing", typ: "MsgPing", token: true, owner: true}
 	if w == WireCurrent {
 		e = envelope{module: "HatChatter", typ: "Ping", token: true, owner: true, current: true}
 	}
 	reply := make(chan Msg, 1)
-	if err := c.out.enqueue(ctx, c.group.Closing(), &c.mail, &e, sendMeta{newConv: true, kind: frameProbe, reply: reply}); err != nil {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			return 0, err
-		}
-		return 0, c.closedErr()
+	if err := c.enqueue(ctx, &e, sendMeta{newConv: true, kind: frameProbe, reply: reply}); err != nil {
+		return 0, err
 	}
-	select {
-	case _, ok := <-reply:
-		if !ok {
-			return 0, c.closedErr()
-		}
-		return time.Since(start), nil
-	case <-ctx.Done():
+	if _, err := c.awaitReply(ctx, reply, convKey{first: e.first, owner: true}, true); err != nil {
+		return 0, err
 	}
-	c.mail.post(event{kind: evCancel, key: convKey{first: e.first, owner: true}, reply: reply, probe: true})
-	select {
-	case _, ok := <-reply:
-		if ok {
-			return time.Since(start), nil
-		}
-	default:
-	}
-	return 0, ctx.Err()
+	return time.Since(start), nil
 }

@@ -66,21 +66,31 @@ func (c *Conn) request(ctx context.Context, data Data, opts []SendOption) (Msg, 
 	if o := c.cfg.observer; o != nil {
 		o.RequestStarted(c, RequestInfo{Module: data.Module, Type: data.Type, Conv: conv})
 	}
-	// The supervisor sends the reply into the channel, or closes the
-	// channel when none can come any more (reading ended, the connection
-	// closed).
+	m, err := c.awaitReply(ctx, reply, keyOf(conv), false)
+	if err != nil {
+		return Msg{}, c.requestError(ctx, data, conv, err)
+	}
+	return m, nil
+}
+
+// awaitReply waits for the answer the supervisor routes to reply, the
+// channel registered for conversation key: it returns it, or
+// c.closedErr() when the supervisor closed the channel because none can
+// come any more (reading ended, the connection closed), or ctx's error
+// once ctx has ended. Then the wait is given up: the supervisor takes the
+// registration out of its reply table, and delivers to Messages, marked
+// Late, a reply it routes here that is not taken now (see replyTable) —
+// but for a probe (Conn.Ping), whose late pong goes nowhere.
+func (c *Conn) awaitReply(ctx context.Context, reply chan Msg, key convKey, probe bool) (Msg, error) {
 	select {
 	case m, ok := <-reply:
 		if !ok {
-			return Msg{}, c.requestError(ctx, data, conv, c.closedErr())
+			return Msg{}, c.closedErr()
 		}
 		return m, nil
 	case <-ctx.Done():
 	}
-	// Give up: the supervisor takes the Request out of its reply table, and
-	// delivers to Messages a reply it routes here that is not taken now
-	// (see replyTable).
-	c.mail.post(event{kind: evCancel, key: keyOf(conv), reply: reply})
+	c.mail.post(event{kind: evCancel, key: key, reply: reply, probe: probe})
 	select {
 	case m, ok := <-reply:
 		if ok {
@@ -88,7 +98,7 @@ func (c *Conn) request(ctx context.Context, data Data, opts []SendOption) (Msg, 
 		}
 	default:
 	}
-	return Msg{}, c.requestError(ctx, data, conv, ctx.Err())
+	return Msg{}, ctx.Err()
 }
 
 // requestError is Request's error. When ctx has ended and the connection
@@ -117,12 +127,9 @@ func (c *Conn) Drain(ctx context.Context) error {
 var payloadPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
 func (c *Conn) send(ctx context.Context, data Data, sc sendConfig, reply chan Msg) (Conversation, error) {
-	w := c.Wire()
-	if w == WireAuto {
-		if err := c.awaitWire(ctx); err != nil {
-			return Conversation{}, err
-		}
-		w = c.Wire()
+	w, err := c.sendingWire(ctx)
+	if err != nil {
+		return Conversation{}, err
 	}
 	bp := payloadPool.Get().(*[]byte)
 	defer func() {
@@ -155,17 +162,36 @@ func (c *Conn) send(ctx context.Context, data Data, sc sendConfig, reply chan Ms
 	if sc.timeout > 0 && !e.last {
 		m.timeout, m.onTimeout = sc.timeout, sc.onTimeout
 	}
-	if err := c.out.enqueue(ctx, c.group.Closing(), &c.mail, &e, m); err != nil {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			return Conversation{}, err
-		}
-		return Conversation{}, c.closedErr()
+	if err := c.enqueue(ctx, &e, m); err != nil {
+		return Conversation{}, err
 	}
 	conv := Conversation{Conn: c, Owner: e.owner, FirstID: e.first}
 	if o := c.cfg.observer; o != nil {
 		o.Sent(c, MsgInfo{Module: data.Module, Type: data.Type, Size: e.payloadLen(), Conv: conv})
 	}
 	return conv, nil
+}
+
+// sendingWire is the wire generation to write in: on a WireAuto server
+// connection, once the peer's first frame has decided it.
+func (c *Conn) sendingWire(ctx context.Context) (Wire, error) {
+	if w := c.Wire(); w != WireAuto {
+		return w, nil
+	}
+	if err := c.awaitWire(ctx); err != nil {
+		return WireAuto, err
+	}
+	return c.Wire(), nil
+}
+
+// enqueue queues e's frame (see outbox.enqueue). Its error is ctx's when
+// ctx ended the wait for room, and otherwise the connection's.
+func (c *Conn) enqueue(ctx context.Context, e *envelope, m sendMeta) error {
+	err := c.out.enqueue(ctx, c.group.Closing(), &c.mail, e, m)
+	if err == nil || ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return err
+	}
+	return c.closedErr()
 }
 
 // copyFreeSize is the size from which the bytes of a Bytes value or a
