@@ -28,7 +28,7 @@ func tap(ctx context.Context, args []string, s stdio) int {
 	fs := newFlagSet("tap")
 	asJSON := fs.Bool("json", false, "print JSON lines instead of one readable line per frame")
 	upstreamTLS := fs.Bool("upstream-tls", false, "speak TLS to UPSTREAM (implied by an ssl+sbs:// UPSTREAM)")
-	var upstreamCert clientCert
+	upstreamCert := certFiles{flag: "-upstream-"}
 	fs.StringVar(&upstreamCert.pem, "upstream-pem", "", "`FILE` holding the client certificate and key tap shows UPSTREAM (a server that wants one: mutual TLS)")
 	fs.StringVar(&upstreamCert.cert, "upstream-cert", "", "`FILE` holding the client certificate tap shows UPSTREAM (with -upstream-key)")
 	fs.StringVar(&upstreamCert.key, "upstream-key", "", "`FILE` holding the private key of -upstream-cert")
@@ -72,7 +72,7 @@ func tap(ctx context.Context, args []string, s stdio) int {
 		if t.upstreamTLS, err = tapUpstreamTLS(&f.tls, &upstreamCert, t.upstream); err != nil {
 			return failStatus(s.err, err)
 		}
-	} else if upstreamCert.pem != "" || upstreamCert.cert != "" {
+	} else if upstreamCert.named() {
 		return usageStatus(fs, "[flags] LISTEN UPSTREAM",
 			errors.New("-upstream-pem and -upstream-cert are for a TLS UPSTREAM (ssl+sbs://, or -upstream-tls)"), s.err)
 	}
@@ -118,38 +118,7 @@ func tapServerTLS(f *tlsFlags) (*tls.Config, error) {
 	return &tls.Config{Certificates: certs, MinVersion: tls.VersionTLS12}, nil
 }
 
-// clientCert is the certificate tap shows a TLS UPSTREAM.
-type clientCert struct{ pem, cert, key string }
-
-func (c *clientCert) check() error {
-	switch {
-	case (c.cert == "") != (c.key == ""):
-		return errors.New("-upstream-cert and -upstream-key go together")
-	case c.pem != "" && c.cert != "":
-		return errors.New("-upstream-pem or -upstream-cert/-upstream-key, not both")
-	}
-	return nil
-}
-
-func (c *clientCert) certificates() ([]tls.Certificate, error) {
-	switch {
-	case c.pem != "":
-		kp, err := tls.LoadX509KeyPair(c.pem, c.pem)
-		if err != nil {
-			return nil, fmt.Errorf("-upstream-pem %s: %w", c.pem, err)
-		}
-		return []tls.Certificate{kp}, nil
-	case c.cert != "":
-		kp, err := tls.LoadX509KeyPair(c.cert, c.key)
-		if err != nil {
-			return nil, fmt.Errorf("-upstream-cert %s -upstream-key %s: %w", c.cert, c.key, err)
-		}
-		return []tls.Certificate{kp}, nil
-	}
-	return nil, nil
-}
-
-func tapUpstreamTLS(f *tlsFlags, client *clientCert, upstream string) (*tls.Config, error) {
+func tapUpstreamTLS(f *tlsFlags, client *certFiles, upstream string) (*tls.Config, error) {
 	roots, err := f.pool()
 	if err != nil {
 		return nil, err

@@ -16,11 +16,60 @@ import (
 // tlsFlags configure ssl+sbs: this side's certificate, and how the peer's
 // is checked.
 type tlsFlags struct {
-	pem        string
-	cert, key  string
+	certFiles  // -pem, or -cert and -key
 	cacert     string
 	serverName string
 	insecure   bool
+}
+
+// certFiles name a certificate and its key: one PEM file holding both, or
+// two files. flag is the prefix of the flags' names ("-" for -pem, -cert
+// and -key; "-upstream-" for tap's -upstream-pem ...), for errors.
+type certFiles struct {
+	pem       string
+	cert, key string
+	flag      string
+}
+
+func (c *certFiles) check() error {
+	p := c.flagPrefix()
+	switch {
+	case (c.cert == "") != (c.key == ""):
+		return fmt.Errorf("%scert and %skey go together", p, p)
+	case c.pem != "" && c.cert != "":
+		return fmt.Errorf("%spem or %scert/%skey, not both", p, p, p)
+	}
+	return nil
+}
+
+func (c *certFiles) flagPrefix() string {
+	if c.flag == "" {
+		return "-"
+	}
+	return c.flag
+}
+
+// named reports whether a certificate was named.
+func (c *certFiles) named() bool { return c.pem != "" || c.cert != "" }
+
+// certificates loads the certificate named, if any.
+func (c *certFiles) certificates() ([]tls.Certificate, error) {
+	p := c.flagPrefix()
+	switch {
+	case c.pem != "":
+		kp, err := tls.LoadX509KeyPair(c.pem, c.pem)
+		if err != nil {
+			return nil, fmt.Errorf("%spem %s: %w", p, c.pem, err)
+		}
+		return []tls.Certificate{kp}, nil
+	case c.cert != "":
+		kp, err := tls.LoadX509KeyPair(c.cert, c.key)
+		if err != nil {
+			return nil, fmt.Errorf("%scert %s %skey %s: %w", p, c.cert, p, c.key, err)
+		}
+		return []tls.Certificate{kp}, nil
+	}
+	return nil, nil
 }
 
 func (f *tlsFlags) register(fs *flag.FlagSet) {
@@ -62,33 +111,13 @@ func (f *tlsFlags) forAddress(addr string, server bool) error {
 }
 
 func (f *tlsFlags) check() error {
-	switch {
-	case (f.cert == "") != (f.key == ""):
-		return errors.New("-cert and -key go together")
-	case f.pem != "" && f.cert != "":
-		return errors.New("-pem or -cert/-key, not both")
-	case f.insecure && f.cacert != "":
+	if err := f.certFiles.check(); err != nil {
+		return err
+	}
+	if f.insecure && f.cacert != "" {
 		return errors.New("-insecure or -cacert, not both")
 	}
 	return nil
-}
-
-func (f *tlsFlags) certificates() ([]tls.Certificate, error) {
-	switch {
-	case f.pem != "":
-		c, err := tls.LoadX509KeyPair(f.pem, f.pem)
-		if err != nil {
-			return nil, fmt.Errorf("-pem %s: %w", f.pem, err)
-		}
-		return []tls.Certificate{c}, nil
-	case f.cert != "":
-		c, err := tls.LoadX509KeyPair(f.cert, f.key)
-		if err != nil {
-			return nil, fmt.Errorf("-cert %s -key %s: %w", f.cert, f.key, err)
-		}
-		return []tls.Certificate{c}, nil
-	}
-	return nil, nil
 }
 
 func (f *tlsFlags) pool() (*x509.CertPool, error) {
