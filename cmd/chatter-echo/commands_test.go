@@ -508,18 +508,31 @@ func TestHints(t *testing.T) {
 	}
 }
 
+// mutualTLSFiles writes a CA's certificate, and a server's and a client's
+// certificates and keys it signed, to files of a temporary directory.
+func mutualTLSFiles(t *testing.T) (caFile, serverPEM, clientPEM string) {
+	t.Helper()
+	ca, caKey, caPEM := newCA(t)
+	dir := t.TempDir()
+	caFile = filepath.Join(dir, "ca.pem")
+	serverPEM = filepath.Join(dir, "server.pem")
+	clientPEM = filepath.Join(dir, "client.pem")
+	for _, f := range []struct {
+		path string
+		data []byte
+	}{{caFile, caPEM}, {serverPEM, issue(t, ca, caKey, "server")}, {clientPEM, issue(t, ca, caKey, "client")}} {
+		if err := os.WriteFile(f.path, f.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return caFile, serverPEM, clientPEM
+}
+
 // TLS: -cacert verifies the server, -insecure does not, -pem alone keeps
 // working with a warning, and -cacert on a server asks for client
 // certificates.
 func TestTLSFlags(t *testing.T) {
-	ca, caKey, caPEM := newCA(t)
-	dir := t.TempDir()
-	caFile := filepath.Join(dir, "ca.pem")
-	os.WriteFile(caFile, caPEM, 0o600)
-	serverPEM := filepath.Join(dir, "server.pem")
-	os.WriteFile(serverPEM, issue(t, ca, caKey, "server"), 0o600)
-	clientPEM := filepath.Join(dir, "client.pem")
-	os.WriteFile(clientPEM, issue(t, ca, caKey, "client"), 0o600)
+	caFile, serverPEM, clientPEM := mutualTLSFiles(t)
 
 	srv, addr := startCmd(t, false, "listening on", "serve", "-pem", serverPEM, "-cacert", caFile, "ssl+sbs://127.0.0.1:0")
 	req := `{"type": "Integer", "value": 3}`
@@ -718,14 +731,7 @@ func TestTapForwardsWhatIsNotChatter(t *testing.T) {
 // says the server wanted a certificate. Upstream certificate flags on a
 // plain UPSTREAM are refused.
 func TestTapMutualTLSUpstream(t *testing.T) {
-	ca, caKey, caPEM := newCA(t)
-	dir := t.TempDir()
-	caFile := filepath.Join(dir, "ca.pem")
-	os.WriteFile(caFile, caPEM, 0o600)
-	serverPEM := filepath.Join(dir, "server.pem")
-	os.WriteFile(serverPEM, issue(t, ca, caKey, "server"), 0o600)
-	clientPEM := filepath.Join(dir, "client.pem")
-	os.WriteFile(clientPEM, issue(t, ca, caKey, "client"), 0o600)
+	caFile, serverPEM, clientPEM := mutualTLSFiles(t)
 	srv, upstream := startCmd(t, false, "listening on", "serve", "-pem", serverPEM, "-cacert", caFile, "ssl+sbs://127.0.0.1:0")
 	defer srv.stop(t)
 
