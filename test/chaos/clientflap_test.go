@@ -118,15 +118,7 @@ func TestClientFlap(t *testing.T) {
 		time.Sleep(randDuration(r, 50*time.Millisecond, 2*time.Second))
 
 		partition := r.IntN(2) == 0
-		for _, l := range links {
-			if partition {
-				if err := l.Partition(); err != nil {
-					t.Fatal(err)
-				}
-			} else {
-				l.Down()
-			}
-		}
+		flapDown(t, links[:], partition)
 		// Requests made once a client has seen the fault, which wait for the
 		// link to come back. After an outage, which refuses new
 		// connections, each must be answered; a partition lets a dial
@@ -181,17 +173,7 @@ func TestClientFlap(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		for _, l := range links {
-			var err error
-			if partition {
-				err = l.Heal()
-			} else {
-				err = l.Up()
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
+		flapUp(t, links[:], partition)
 		waiting.Wait()
 	}
 

@@ -101,28 +101,10 @@ func TestFlap(t *testing.T) {
 			marks[i] = cl.Events()
 		}
 		partition := r.IntN(2) == 0
-		for _, l := range links {
-			if partition {
-				if err := l.Partition(); err != nil {
-					t.Fatal(err)
-				}
-			} else {
-				l.Down()
-			}
-		}
+		flapDown(t, links[:], partition)
 		time.Sleep(randDuration(r, 50*time.Millisecond, 2*time.Second))
 		// Up.
-		for _, l := range links {
-			var err error
-			if partition {
-				err = l.Heal()
-			} else {
-				err = l.Up()
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
+		flapUp(t, links[:], partition)
 		healed = time.Now()
 		// A client's connection that lived through a short partition is
 		// reset by the heal: it reconnects too. One whose Connected event
@@ -167,6 +149,35 @@ func TestFlap(t *testing.T) {
 		}
 	}
 	goleak.VerifyNone(t, toxiproxyLeaks...)
+}
+
+// flapDown takes the links down together: a partition (a black hole) or
+// an outage (every flow cut, new connections refused).
+func flapDown(t *testing.T, links []*Link, partition bool) {
+	t.Helper()
+	for _, l := range links {
+		if partition {
+			if err := l.Partition(); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			l.Down()
+		}
+	}
+}
+
+// flapUp brings back links that flapDown took down.
+func flapUp(t *testing.T, links []*Link, partition bool) {
+	t.Helper()
+	for _, l := range links {
+		heal := l.Up
+		if partition {
+			heal = l.Heal
+		}
+		if err := heal(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func randDuration(r *rand.Rand, lo, hi time.Duration) time.Duration {
