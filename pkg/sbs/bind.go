@@ -751,13 +751,8 @@ func (bd *binder) tuple(c *bindCodec, rt reflect.Type, t *Type, path string) err
 		return b, nil
 	}
 	c.dec = func(d *Decoder, p unsafe.Pointer, depth int) error {
-		if depth > MaxDepth {
-			return d.TooDeep()
-		}
-		if zeroSize {
-			if err := d.ZeroSize(); err != nil {
-				return err
-			}
+		if err := enterTuple(d, depth, zeroSize); err != nil {
+			return err
 		}
 		for i := range fields {
 			f := &fields[i]
@@ -766,6 +761,19 @@ func (bd *binder) tuple(c *bindCodec, rt reflect.Type, t *Type, path string) err
 			}
 		}
 		return nil
+	}
+	return nil
+}
+
+// enterTuple begins decoding a Tuple at depth: within the nesting limit,
+// and, for a Tuple whose MinSize is 0, charged to the budget of
+// MaxZeroSizeElements (Decoder.ZeroSize).
+func enterTuple(d *Decoder, depth int, zeroSize bool) error {
+	if depth > MaxDepth {
+		return d.TooDeep()
+	}
+	if zeroSize {
+		return d.ZeroSize()
 	}
 	return nil
 }
@@ -824,13 +832,8 @@ func (bd *binder) mapTuple(c *bindCodec, rt reflect.Type, t *Type, path string) 
 		return b, nil
 	}
 	c.dec = func(d *Decoder, p unsafe.Pointer, depth int) error {
-		if depth > MaxDepth {
-			return d.TooDeep()
-		}
-		if zeroSize {
-			if err := d.ZeroSize(); err != nil {
-				return err
-			}
+		if err := enterTuple(d, depth, zeroSize); err != nil {
+			return err
 		}
 		m := reflect.MakeMapWithSize(rt, len(keys))
 		for i, k := range keys {
