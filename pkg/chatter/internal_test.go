@@ -37,7 +37,7 @@ func TestGaveUpBound(t *testing.T) {
 		k := convKey{first: int64(i + 1), owner: true}
 		reply := make(chan Msg, 1)
 		tbl.add(k, reply)
-		if !tbl.cancel(k, reply) {
+		if !tbl.cancel(k, reply, true) {
 			t.Fatalf("cancel %d: not waiting", i)
 		}
 	}
@@ -53,5 +53,11 @@ func TestGaveUpBound(t *testing.T) {
 	}
 	if tbl.late(convKey{first: maxGaveUp + 10, owner: false}) {
 		t.Error("the peer's conversation of the same id is late")
+	}
+	// A probe's cancel is not remembered.
+	k, reply := convKey{first: 1 << 40, owner: true}, make(chan Msg, 1)
+	tbl.add(k, reply)
+	if !tbl.cancel(k, reply, false) || tbl.late(k) {
+		t.Error("a cancel without remember made its conversation late")
 	}
 }

@@ -62,15 +62,19 @@ func (t *replyTable) claim(k convKey) chan Msg {
 	return reply
 }
 
-// cancel removes a Request that gave up, and remembers it so that its
-// reply is known late. It returns false when the Request was no longer
-// waiting: its reply was routed to its channel already (or the table was
-// settled and the channel closed).
-func (t *replyTable) cancel(k convKey, reply chan Msg) bool {
+// cancel removes a Request that gave up, and with remember keeps it in
+// mind so that its reply is known late (a Conn.Ping's pong is no reply to
+// mark). It returns false when the Request was no longer waiting: its
+// reply was routed to its channel already (or the table was settled and
+// the channel closed).
+func (t *replyTable) cancel(k convKey, reply chan Msg, remember bool) bool {
 	if r, ok := t.waiting[k]; !ok || r != reply {
 		return false
 	}
 	delete(t.waiting, k)
+	if !remember {
+		return true
+	}
 	if t.gaveUp == nil {
 		t.gaveUp = make(map[convKey]struct{})
 	}

@@ -819,11 +819,8 @@ func (s *supervisor) handle(ev *event) {
 			s.answered++
 		}
 	case evCancel:
-		if s.replies.cancel(ev.key, ev.reply) {
+		if s.replies.cancel(ev.key, ev.reply, !ev.probe) {
 			s.answered++
-			if ev.probe {
-				s.replies.late(ev.key) // a late pong is no reply to mark
-			}
 		} else {
 			// Routed already: if the Request did not take its reply, it
 			// goes to Messages.
