@@ -52,9 +52,10 @@ var ErrNoPayload = errors.New("chatter: message has no payload to decode")
 // UnmarshalSBS method (a type written by sbs-gen) that method decodes it;
 // otherwise an sbs struct binding of T to the repository type named by
 // msg.Data.Module and msg.Data.Type (the repository of the connection that
-// received msg) does. Errors are those of sbs: a *sbs.DataError for a
-// payload that does not decode, a *sbs.BindError when T cannot hold the
-// type, one wrapping sbs.ErrUnknownType for a type the repository lacks.
+// received msg) does. Other errors are those of sbs: a *sbs.DataError for
+// a payload that does not decode, one wrapping sbs.ErrUnknownType for a
+// type the repository lacks; a *sbs.BindError, when T cannot hold the
+// type, comes inside the *TypeMismatchError.
 //
 // A message decoded [WithPayloadTypes] holds a *T already: Decode copies
 // it (a shallow copy, sharing its slices), without decoding again.
