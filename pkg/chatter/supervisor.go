@@ -291,6 +291,9 @@ func (s *supervisor) batch(ctx context.Context, body []byte) {
 			s.handshaking = false
 		}
 		if in.kind == inboundPing {
+			// The pong says all before it was read: Stats says so too by
+			// the time the pinger can ask.
+			dec.publish(&s.c.stats, fr.total)
 			if err := s.c.sendPong(ctx, in, dec.wire); err != nil {
 				end = &readEnd{err: err, abort: true}
 				break
