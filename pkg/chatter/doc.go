@@ -85,7 +85,11 @@
 // written, a deliverer while the application lags behind Messages, and,
 // once a conversation timeout has fired, one that runs the callbacks one
 // at a time. An idle connection is its supervisor waiting in a read of
-// the socket, with a deadline set to its next timer. Send and Request may
+// the socket, with a deadline set to its next timer. Buffers grow with
+// traffic and shrink without it: a writer drops its buffers when it ends,
+// and a keepalive period in which little was read drops the read buffer
+// and the deliverer's, so a connection that once had a burst goes back to
+// its idle size (TestReadBufferDroppedWhenQuiet). Send and Request may
 // be called from any goroutine; received messages arrive in order on one
 // channel.
 //

@@ -3,7 +3,9 @@ package chatter_test
 import (
 	"context"
 	"runtime"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gochatter/gochatter/pkg/chatter"
 )
@@ -57,5 +59,84 @@ func TestIdleFootprint(t *testing.T) {
 	t.Logf("per connection end: %.0f B of stack, %.0f B of stack and heap", stack, total)
 	if total > maxPerEnd {
 		t.Errorf("idle connections hold %.0f B per end (%.0f B of it stack), want at most %d", total, stack, maxPerEnd)
+	}
+}
+
+// TestReadBufferDroppedWhenQuiet: a burst of small frames and a large
+// message grow a connection's buffers (the read buffer, the deliverer's
+// backlog, the send buffer); once a keepalive period passes with little
+// read, the supervisor drops them, and a writer that ends drops its own, so
+// a connection that was busy once does not keep that memory for the rest
+// of its life. (Before the fix: 143 KiB of heap per connection after the
+// burst, to the end of the test; after it, 6 to 7 KiB.)
+func TestReadBufferDroppedWhenQuiet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the keepalive")
+	}
+	const n = 40
+	const maxPerConn = 24 << 10 // both ends' heap, idle: about 8 KiB measured
+	ctx := context.Background()
+	// Pings every 1.5 s: the keepalive's wake-ups are the only ones an idle
+	// connection has, and 1.5 s leaves a second of quiet after each pong.
+	ping := chatter.WithPingTimeout(1500 * time.Millisecond)
+	const perClient = 301
+	accepted := make(chan *chatter.Conn, n)
+	var received atomic.Int64
+	srv, err := chatter.Listen(ctx, testRepo, "tcp+sbs://127.0.0.1:0", func(_ context.Context, c *chatter.Conn) {
+		accepted <- c
+		for range c.Messages() {
+			received.Add(1)
+		}
+	}, ping)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeServer(t, srv)
+	clients := make([]*chatter.Conn, 0, n)
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	for range n {
+		c, err := chatter.Connect(ctx, testRepo, srv.Addresses()[0], ping)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	for range n {
+		<-accepted
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	small := chatter.Data{Module: "Test", Type: "Blob", Data: make([]byte, 1000)}
+	large := chatter.Data{Module: "Test", Type: "Blob", Data: make([]byte, 200<<10)}
+	for _, c := range clients {
+		for range perClient - 1 {
+			if _, err := c.Send(ctx, small); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := c.Send(ctx, large); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each server end receives 500 KiB; then comes the quiet, through two
+	// keepalive periods.
+	for deadline := time.Now().Add(30 * time.Second); received.Load() < n*perClient; {
+		if time.Now().After(deadline) {
+			t.Fatalf("received %d of %d messages in 30 s", received.Load(), n*perClient)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(3500 * time.Millisecond)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perConn := (float64(after.HeapInuse) - float64(before.HeapInuse)) / n
+	t.Logf("heap per connection after the burst and %v of quiet: %.0f B", 3500*time.Millisecond, perConn)
+	if perConn > maxPerConn {
+		t.Errorf("quiet connections hold %.0f B of heap each after a burst, want at most %d", perConn, maxPerConn)
 	}
 }

@@ -48,6 +48,9 @@ type supervisor struct {
 	// keepalive.
 	readSeen int64
 	lastRead time.Time
+	// lightMark is fr.total when the keepalive last fired (see
+	// lightTraffic).
+	lightMark int64
 
 	// Timers.
 	conv    conversations
@@ -259,6 +262,25 @@ func (s *supervisor) readFailed(ctx context.Context, err error) {
 	}
 }
 
+// lightTraffic is how many bytes a connection may read in one keepalive
+// period and still count as quiet, so that it lets go of what its traffic
+// grew (see quiet): more than keepalive frames, less than a burst that
+// needs a larger buffer. It is checked as the keepalive fires, so it costs
+// no wake-up of its own: a burst's buffers go at the end of the second
+// keepalive period after it (40 s by default). A connection without
+// keepalive keeps what it grew.
+const lightTraffic = 4 << 10
+
+// quiet drops what a burst of traffic or a large message left behind on a
+// connection that has gone quiet: the read buffer grown for it, and the
+// deliverer that ended meanwhile, with the slices it handed back. (The
+// writer drops its buffers itself, as it ends after writerLinger.)
+func (s *supervisor) quiet() {
+	s.lock.check()
+	s.fr.idle()
+	s.reapDeliverer()
+}
+
 // sawRead notes bytes read since the supervisor last looked: the
 // keepalive counts them as received.
 func (s *supervisor) sawRead() {
@@ -463,6 +485,10 @@ func (s *supervisor) fireDue() {
 	ctx := s.c.group.Context()
 	s.expire(now)
 	if s.ka.on && !s.ka.due.After(now) {
+		if s.fr.total-s.lightMark <= lightTraffic {
+			s.quiet()
+		}
+		s.lightMark = s.fr.total
 		if err := s.fireKeepalive(ctx, now); err != nil {
 			s.ka.stop()
 			s.c.begin(err, false, modeAbort)

@@ -344,6 +344,9 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 			if len(o.buf) == 0 {
 				// Leave in the critical section that would otherwise have
 				// seen a writer running: a sender after this starts another.
+				// The buffer a burst grew goes too, as spare does with this
+				// goroutine: an idle connection holds no send buffer.
+				o.buf = nil
 				o.writing = false
 				close(o.writerDone)
 				o.mu.Unlock()
