@@ -55,7 +55,7 @@ func run() error {
 		only    = flag.String("only", "", "comma-separated workloads to run (default all): "+strings.Join(workloadNames(), ","))
 		systems = flag.String("systems", "", "comma-separated systems to run (default all): "+strings.Join(systemNames(), ","))
 		out     = flag.String("o", "", "also write the report to this file")
-		cpuprof = flag.String("cpuprofile", "", "write a CPU profile of each gochatter workload to PREFIX.WORKLOAD.pprof (PREFIX.WORKLOAD.SYSTEM.pprof for gochatter-keep)")
+		cpuprof = flag.String("cpuprofile", "", "write a CPU profile of each workload to PREFIX.WORKLOAD.pprof for gochatter, PREFIX.WORKLOAD.SYSTEM.pprof for the other systems")
 		memprof = flag.String("memprofile", "", "write a heap profile of gochatter's idle connections to PREFIX.idle.pprof")
 		dur     = flag.Duration("d", 0, "duration bound of each measurement (default 2s, 400ms with -quick)")
 		idle    = flag.Int("idle", 0, "connections for the idle-memory workload (default 10000, 1000 with -quick)")
@@ -171,7 +171,7 @@ func median(wl *workload, rs []row) row {
 // runOne runs one workload against one system, profiling it if asked, and
 // checks that it left no goroutine or file descriptor behind.
 func runOne(cfg config, wl *workload, s system) row {
-	if cfg.cpuprofile != "" && strings.HasPrefix(s.name(), "gochatter") {
+	if cfg.cpuprofile != "" {
 		name := fmt.Sprintf("%s.%s.pprof", cfg.cpuprofile, wl.name)
 		if s.name() != "gochatter" {
 			name = fmt.Sprintf("%s.%s.%s.pprof", cfg.cpuprofile, wl.name, s.name())
