@@ -285,15 +285,23 @@ func (o *outbox) drain(ctx context.Context) error {
 	o.mu.Lock()
 	target := o.queued
 	for o.written < target {
+		// Once the connection is closing, the answer is the close's
+		// error, unless a writer that still runs records what it wrote:
+		// its write may have gone out before the peer closed.
+		var writer chan struct{}
 		if o.err != nil {
-			err := o.err
-			o.mu.Unlock()
-			return err
+			if !o.writing {
+				err := o.err
+				o.mu.Unlock()
+				return err
+			}
+			writer = o.writerDone
 		}
 		ch := o.waitChan()
 		o.mu.Unlock()
 		select {
 		case <-ch:
+		case <-writer:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
