@@ -180,6 +180,9 @@ func newConn(nc, raw net.Conn, repo *sbs.Repository, cfg *config, s scheme, g, o
 	c.mail = mailbox{c: c, kick: make(chan struct{}, 1)}
 	c.life.supervisorDone = make(chan struct{})
 	c.out = newOutbox(cfg.sendBufferSize, func() bool { return g.Spawn(c.writeLoop) == nil })
+	if _, isTLS := c.nc.(*tls.Conn); !isTLS {
+		c.out.writeLone = c.writeLone
+	}
 	if owner != nil {
 		c.owner = owner.Closing()
 	}

@@ -85,7 +85,10 @@
 // written, a deliverer while the application lags behind Messages, and,
 // once a conversation timeout has fired, one that runs the callbacks one
 // at a time. An idle connection is its supervisor waiting in a read of
-// the socket, with a deadline set to its next timer. Buffers grow with
+// the socket, with a deadline set to its next timer; it writes its
+// keepalive's pings and pongs itself when nothing else is queued (on TCP;
+// TLS connections start a writer), so keepalive wakes no other goroutine.
+// Buffers grow with
 // traffic and shrink without it: a writer drops its buffers when it ends,
 // and a keepalive period in which little was read drops the read buffer
 // and the deliverer's, so a connection that once had a burst goes back to
@@ -107,7 +110,8 @@
 //	end of reading, reply grace             supervisor                  a server's Shutdown
 //	how the connection ends                 whoever begins it (begin)   Close; failures
 //	bytes to write, ids, send bound         outbox, under its lock      senders append, the writer takes
-//	the socket's write side                 writer; at the end, the supervisor
+//	the socket's write side                 whoever holds the writer's role (outbox.writing): the writer,
+//	                                        or the supervisor for a lone ping or pong; at the end, the supervisor
 //	counters (Stats)                        atomics, published          —
 //
 // One scheduling hint is the exception to "post, never share": the writer

@@ -160,6 +160,10 @@ func (s *supervisor) fireKeepalive(ctx context.Context, now time.Time) error {
 		// peer answers with MsgPong in the same conversation.
 		e = envelope{module: "HatPing", typ: "MsgPing", token: true, owner: true}
 	}
+	// Bytes written since the ping was queued count as the link moving
+	// once they exceed the ping itself, which may be written at once
+	// (Conn.writeLone) or later by the writer.
+	written := s.c.out.writtenBytes()
 	if s.c.out.enqueue(ctx, s.c.group.Closing(), &s.c.mail, &e, sendMeta{newConv: true, kind: framePing}) != nil {
 		return nil // closing
 	}
@@ -167,7 +171,7 @@ func (s *supervisor) fireKeepalive(ctx context.Context, now time.Time) error {
 		k.pingConv = convKey{first: e.first, owner: true}
 	}
 	k.awaiting, k.timing = true, true
-	k.pingAt, k.writtenAtPing, k.pingLen = now, s.c.out.writtenBytes(), frameLen(&e)
+	k.pingAt, k.writtenAtPing, k.pingLen = now, written, frameLen(&e)
 	if k.current {
 		k.due = now.Add(k.timeout)
 	} else {

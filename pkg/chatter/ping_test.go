@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,4 +113,118 @@ func TestOpenConversationsSettle(t *testing.T) {
 		t.Fatalf("Request = %v", err)
 	}
 	waitSettled(t, client)
+}
+
+// TestKeepaliveStartsNoWriter: on an idle connection the keepalive's pings
+// and pongs are written by the supervisor itself, so no writer goroutine
+// runs between them. (Before, each ping and each pong started a writer that
+// lingered for a second: with pings every 100 ms, one was always there.)
+func TestKeepaliveStartsNoWriter(t *testing.T) {
+	for _, wire := range []chatter.Wire{chatter.WireLegacy, chatter.WireCurrent} {
+		t.Run(wire.String(), func(t *testing.T) {
+			opts := []chatter.Option{chatter.WithWire(wire),
+				chatter.WithPingTimeout(100 * time.Millisecond), chatter.WithPingDelay(100 * time.Millisecond)}
+			client, server := pairWith(t, "tcp", opts, opts)
+			time.Sleep(300 * time.Millisecond)
+			before := server.Stats().PingsIn + client.Stats().PingsIn
+			writers := 0
+			for range 10 {
+				time.Sleep(100 * time.Millisecond)
+				writers = max(writers, goroutinesIn("chatter.(*Conn).writeLoop"))
+			}
+			if after := server.Stats().PingsIn + client.Stats().PingsIn; after-before < 5 {
+				t.Fatalf("%d pings in a second with a period of 100 ms", after-before)
+			}
+			if writers > 0 {
+				t.Errorf("%d writer goroutines on an idle connection between keepalive frames, want none", writers)
+			}
+			if err := client.Err(); err != nil {
+				t.Errorf("the connection ended: %v", err)
+			}
+		})
+	}
+}
+
+// goroutinesIn counts the goroutines whose stacks have fn in them.
+func goroutinesIn(fn string) int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, fn) {
+			n++
+		}
+	}
+	return n
+}
+
+// A lone ping that the socket takes only in part within the supervisor's
+// short write deadline is finished by a writer goroutine, before anything
+// queued after it: the peer reads a whole ping, then the message sent while
+// the ping was half written.
+func TestLoneWriteCutShort(t *testing.T) {
+	a, b := net.Pipe()
+	c, err := chatter.NewConn(a, testRepo, chatter.WithPingTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	defer b.Close()
+	firstRead := make(chan struct{})
+	slow := &slowReader{r: b, chunk: 3, pause: 30 * time.Millisecond, first: firstRead}
+	type result struct {
+		envs []chatter.Envelope
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() {
+		sc := chatter.NewFrameScanner(slow, 1<<20)
+		var r result
+		for len(r.envs) < 2 {
+			body, err := sc.Next()
+			if err != nil {
+				r.err = err
+				break
+			}
+			e, _, err := chatter.DecodeEnvelope(body, chatter.WireLegacy)
+			if err != nil {
+				r.err = err
+				break
+			}
+			r.envs = append(r.envs, e)
+		}
+		got <- r
+	}()
+	<-firstRead // the ping has begun to go out, 3 bytes of it
+	if _, err := c.Send(t.Context(), num(7)); err != nil {
+		t.Fatal(err)
+	}
+	r := <-got
+	if r.err != nil {
+		t.Fatalf("the peer read %d frames, then: %v", len(r.envs), r.err)
+	}
+	if r.envs[0].Type != "MsgPing" || r.envs[1].Type != "Num" {
+		t.Errorf("frames %s, %s; want MsgPing, then Num", r.envs[0].Type, r.envs[1].Type)
+	}
+}
+
+// slowReader hands out at most chunk bytes per Read, after a pause, and
+// closes first after the first Read.
+type slowReader struct {
+	r     net.Conn
+	chunk int
+	pause time.Duration
+	first chan struct{}
+	reads int
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	if s.reads > 0 {
+		time.Sleep(s.pause)
+	}
+	n, err := s.r.Read(p[:min(len(p), s.chunk)])
+	if s.reads++; s.reads == 1 {
+		close(s.first)
+	}
+	return n, err
 }

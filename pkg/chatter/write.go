@@ -58,6 +58,12 @@ type outbox struct {
 	// spawn starts a writer goroutine; false when the connection is
 	// closing and none can start.
 	spawn func() bool
+	// writeLone, when set, writes a lone control frame on the caller's
+	// goroutine instead of starting a writer for it (see Conn.writeLone).
+	writeLone func(b []byte)
+	// head is the rest of a frame whose beginning went out in a lone
+	// write cut short: it goes out before anything in buf.
+	head []byte
 	// lostOnClose counts the messages a writer dropped when its write ran
 	// out of the flush timeout of a closing connection, and lostErr is why:
 	// the supervisor reports them as it closes the socket.
@@ -182,6 +188,14 @@ func (o *outbox) enqueue(ctx context.Context, done <-chan struct{}, mb *mailbox,
 	if start {
 		o.writing, o.writerDone = true, make(chan struct{})
 	}
+	if start && before == 0 && o.writeLone != nil && (m.kind == framePing || m.kind == framePong) {
+		// The supervisor's ping or pong, alone: it writes it itself, as
+		// the writer for the moment (writing is set).
+		b, _ := o.takeLocked(nil)
+		o.mu.Unlock()
+		o.writeLone(b)
+		return nil
+	}
 	o.mu.Unlock()
 	if start {
 		o.startWriter()
@@ -189,6 +203,28 @@ func (o *outbox) enqueue(ctx context.Context, done <-chan struct{}, mb *mailbox,
 		signal(o.wake)
 	}
 	return nil
+}
+
+// loneWritten ends a lone write of b, of which n bytes went out (see
+// Conn.writeLone), by the goroutine that holds the writer's role: what is
+// left of b goes first, and a writer goroutine starts if anything waits.
+func (o *outbox) loneWritten(b []byte, n int) {
+	o.mu.Lock()
+	switch {
+	case n == 0:
+		// Nothing went out: the frame goes back in front, whole.
+		o.buf = append(b[:len(b):len(b)], o.buf...)
+	case n < len(b):
+		o.head = b[n:]
+	}
+	if len(o.buf) == 0 && o.head == nil {
+		o.writing = false
+		close(o.writerDone)
+		o.mu.Unlock()
+		return
+	}
+	o.mu.Unlock()
+	o.startWriter()
 }
 
 // startWriter starts a writer goroutine for what enqueue queued. When the
@@ -226,6 +262,13 @@ func (o *outbox) take(spare []byte) ([]byte, int) {
 }
 
 func (o *outbox) takeLocked(spare []byte) ([]byte, int) {
+	if o.head != nil {
+		// The rest of a frame begun by a lone write: alone, so that a
+		// batch always begins with a frame.
+		h := o.head
+		o.head = nil
+		return h, 0
+	}
 	if len(o.buf) == 0 {
 		return nil, 0
 	}
@@ -349,7 +392,7 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 			case <-idle.C:
 			}
 			o.mu.Lock()
-			if len(o.buf) == 0 {
+			if len(o.buf) == 0 && o.head == nil {
 				// Leave in the critical section that would otherwise have
 				// seen a writer running: a sender after this starts another.
 				// The buffer a burst grew goes too, as spare does with this
@@ -376,6 +419,53 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// loneWriteTimeout bounds how long the supervisor waits for the socket to
+// take a lone control frame (see writeLone). A socket with room takes it
+// at once; one without (a peer that does not read) leaves the rest to a
+// writer goroutine, and the supervisor goes back to its timers.
+const loneWriteTimeout = 10 * time.Millisecond
+
+// writeLone writes b, a ping or pong that the supervisor queued when
+// nothing else was queued and no writer ran, on the supervisor's own
+// goroutine. Starting a writer goroutine for it instead would have that
+// writer linger for writerLinger after each keepalive frame: with this, an
+// idle connection's keepalive wakes no goroutine but the supervisor. The
+// caller holds the writer's role meanwhile (outbox.writing), so there is
+// still one writer at a time.
+//
+// The write has a deadline of its own, set and cleared under the
+// lifecycle's lock and only while the connection is open, so that it never
+// replaces the deadline a close set. TLS connections do not write alone: a
+// TLS write that times out breaks every later write (crypto/tls).
+func (c *Conn) writeLone(b []byte) {
+	l := &c.life
+	l.mu.Lock()
+	open := l.mode == modeOpen
+	if open {
+		c.nc.SetWriteDeadline(time.Now().Add(loneWriteTimeout))
+	}
+	l.mu.Unlock()
+	n := 0
+	var err error
+	if open {
+		n, err = c.nc.Write(b)
+		l.mu.Lock()
+		if l.mode == modeOpen {
+			c.nc.SetWriteDeadline(time.Time{})
+		}
+		l.mu.Unlock()
+		c.out.wrote(n)
+	}
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		// The connection ends first, so that no writer starts after the
+		// broken frame.
+		c.writeFailed(c.group.Context(), b, n, 0, err)
+		c.out.loneWritten(nil, 0)
+		return
+	}
+	c.out.loneWritten(b, n)
 }
 
 // writeFailed ends the connection after a failed write of b, of which n
@@ -457,6 +547,8 @@ func dataFramesWritten(b []byte, n int, w Wire) int {
 func (c *Conn) closeSocket(mode closeMode, lingering bool) {
 	o := c.out
 	o.mu.Lock()
+	head := o.head
+	o.head = nil
 	rest, msgs := o.takeLocked(nil)
 	lost, lostErr := o.lostOnClose, o.lostErr
 	o.mu.Unlock()
@@ -464,6 +556,17 @@ func (c *Conn) closeSocket(mode closeMode, lingering bool) {
 		c.dropped(rest, 0, msgs)
 		c.raw.Close()
 		return
+	}
+	if len(head) > 0 {
+		n, err := c.nc.Write(head)
+		o.wrote(n)
+		if err != nil {
+			// The frame it ends is a control frame; what follows it
+			// cannot go out after a broken frame.
+			lost += c.dropped(rest, 0, msgs)
+			lostErr = err
+			rest = nil
+		}
 	}
 	if len(rest) > 0 {
 		n, err := c.nc.Write(rest)
