@@ -125,8 +125,8 @@ func (f *frameReader) tooLarge(k uint64) error {
 // largeFrameSize is the body size from which a frame that is not yet
 // buffered is read into a buffer of its own: the reader's buffer then
 // grows no larger than for a busy stream of small frames (the body is read
-// through it, see readThrough), the body is not copied again once whole, and the decoder
-// may keep it (own is set).
+// through it, see readThrough), the body is not copied again once whole,
+// and the decoder may keep it (own is set).
 const largeFrameSize = 32 << 10
 
 // largeUpfront is how much readLarge allocates for a body before its bytes

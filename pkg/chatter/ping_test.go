@@ -158,11 +158,19 @@ func goroutinesIn(fn string) int {
 	return n
 }
 
-// A lone ping that the socket takes only in part within the supervisor's
-// short write deadline is finished by a writer goroutine, before anything
-// queued after it: the peer reads a whole ping, then the message sent while
-// the ping was half written.
+// A lone ping that the socket takes only in part, or not at all, within
+// the supervisor's short write deadline is finished by a writer goroutine,
+// before anything queued after it: the peer reads a whole ping, then the
+// message sent while the ping was on its way.
 func TestLoneWriteCutShort(t *testing.T) {
+	t.Run("part", func(t *testing.T) { testLoneWriteCutShort(t, false) })
+	t.Run("none", func(t *testing.T) { testLoneWriteCutShort(t, true) })
+}
+
+// testLoneWriteCutShort: with none, the peer begins to read only once the
+// ping has been counted as sent, that is once the lone write has given up
+// without writing a byte.
+func testLoneWriteCutShort(t *testing.T, none bool) {
 	a, b := net.Pipe()
 	c, err := chatter.NewConn(a, testRepo, chatter.WithPingTimeout(time.Second))
 	if err != nil {
@@ -177,6 +185,9 @@ func TestLoneWriteCutShort(t *testing.T) {
 		err  error
 	}
 	got := make(chan result, 1)
+	for none && c.Stats().PingsOut == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
 	go func() {
 		sc := chatter.NewFrameScanner(slow, 1<<20)
 		var r result

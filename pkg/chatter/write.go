@@ -61,8 +61,8 @@ type outbox struct {
 	// writeLone, when set, writes a lone control frame on the caller's
 	// goroutine instead of starting a writer for it (see Conn.writeLone).
 	writeLone func(b []byte)
-	// head is the rest of a frame whose beginning went out in a lone
-	// write cut short: it goes out before anything in buf.
+	// head is what a lone write left of its frame (all of it, if the
+	// socket took none): it goes out before anything in buf.
 	head []byte
 	// lostOnClose counts the messages a writer dropped when its write ran
 	// out of the flush timeout of a closing connection, and lostErr is why:
@@ -210,11 +210,7 @@ func (o *outbox) enqueue(ctx context.Context, done <-chan struct{}, mb *mailbox,
 // left of b goes first, and a writer goroutine starts if anything waits.
 func (o *outbox) loneWritten(b []byte, n int) {
 	o.mu.Lock()
-	switch {
-	case n == 0:
-		// Nothing went out: the frame goes back in front, whole.
-		o.buf = append(b[:len(b):len(b)], o.buf...)
-	case n < len(b):
+	if n < len(b) {
 		o.head = b[n:]
 	}
 	if len(o.buf) == 0 && o.head == nil {
@@ -263,8 +259,8 @@ func (o *outbox) take(spare []byte) ([]byte, int) {
 
 func (o *outbox) takeLocked(spare []byte) ([]byte, int) {
 	if o.head != nil {
-		// The rest of a frame begun by a lone write: alone, so that a
-		// batch always begins with a frame.
+		// What a lone write left of its control frame: alone, so that
+		// a batch always begins with a frame of its own.
 		h := o.head
 		o.head = nil
 		return h, 0
@@ -561,7 +557,7 @@ func (c *Conn) closeSocket(mode closeMode, lingering bool) {
 		n, err := c.nc.Write(head)
 		o.wrote(n)
 		if err != nil {
-			// The frame it ends is a control frame; what follows it
+			// head is (the rest of) a control frame; what follows it
 			// cannot go out after a broken frame.
 			lost += c.dropped(rest, 0, msgs)
 			lostErr = err
