@@ -43,6 +43,11 @@ type Conn struct {
 	remote string
 	tag    any // the observer's, set before the connection runs
 
+	// tlsSock is what nc writes through on a TLS connection that Connect
+	// or a Server made, nil otherwise: it lets the supervisor write a lone
+	// keepalive frame (see tlsSocket).
+	tlsSock *tlsSocket
+
 	group *aio.Group
 	sup   *supervisor // the supervisor's state: the supervisor's alone
 	mail  mailbox     // how other goroutines reach the supervisor
@@ -109,7 +114,7 @@ func Connect(ctx context.Context, repo *sbs.Repository, addr string, opts ...Opt
 	}
 	nc := raw
 	if tlsCfg != nil {
-		tc := tls.Client(raw, tlsCfg)
+		tc := tls.Client(newTLSSocket(raw), tlsCfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
 			return nil, fmt.Errorf("chatter: connect %s: TLS handshake: %w", addr, err)
@@ -180,7 +185,15 @@ func newConn(nc, raw net.Conn, repo *sbs.Repository, cfg *config, s scheme, g, o
 	c.mail = mailbox{c: c, kick: make(chan struct{}, 1)}
 	c.life.supervisorDone = make(chan struct{})
 	c.out = newOutbox(cfg.sendBufferSize, func() bool { return g.Spawn(c.writeLoop) == nil })
-	if _, isTLS := c.nc.(*tls.Conn); !isTLS {
+	tc, isTLS := c.nc.(*tls.Conn)
+	if isTLS {
+		// The raw socket, not the tlsSocket, is what a close or a linger
+		// acts on directly.
+		c.raw, c.tlsSock = socketUnder(tc)
+	}
+	if !isTLS || c.tlsSock != nil {
+		// Not over a TLS connection made elsewhere (NewConn), whose
+		// writes a deadline could break.
 		c.out.writeLone = c.writeLone
 	}
 	if owner != nil {

@@ -86,15 +86,14 @@
 // once a conversation timeout has fired, one that runs the callbacks one
 // at a time. An idle connection is its supervisor waiting in a read of
 // the socket, with a deadline set to its next timer; it writes its
-// keepalive's pings and pongs itself when nothing else is queued (on TCP;
-// TLS connections start a writer), so keepalive wakes no other goroutine.
-// Buffers grow with
-// traffic and shrink without it: a writer drops its buffers when it ends,
-// and a keepalive period in which little was read drops the read buffer
-// and the deliverer's, so a connection that once had a burst goes back to
-// its idle size (TestReadBufferDroppedWhenQuiet). Send and Request may
-// be called from any goroutine; received messages arrive in order on one
-// channel.
+// keepalive's pings and pongs itself when nothing else is queued (a
+// *tls.Conn handed to NewConn excepted: see tlsSocket in tls.go), so
+// keepalive wakes no other goroutine. Buffers grow with traffic and
+// shrink without it: a writer drops its buffers when it ends, and a
+// keepalive period in which little was read drops the read buffer and the
+// deliverer's, so a connection that once had a burst goes back to its idle
+// size (TestReadBufferDroppedWhenQuiet). Send and Request may be called
+// from any goroutine; received messages arrive in order on one channel.
 //
 // Every piece of a connection's state has one owner; other goroutines
 // post to it (supervisor.go has the mailbox, and the race detector's
@@ -112,6 +111,7 @@
 //	bytes to write, ids, send bound         outbox, under its lock      senders append, the writer takes
 //	the socket's write side                 whoever holds the writer's role (outbox.writing): the writer,
 //	                                        or the supervisor for a lone ping or pong; at the end, the supervisor
+//	a TLS record a lone write left owed     tlsSocket, under its lock   paid by the next write (TLS's own too)
 //	counters (Stats)                        atomics, published          —
 //
 // One scheduling hint is the exception to "post, never share": the writer

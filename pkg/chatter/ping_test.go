@@ -2,10 +2,13 @@ package chatter_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,11 +123,18 @@ func TestOpenConversationsSettle(t *testing.T) {
 // runs between them. (Before, each ping and each pong started a writer that
 // lingered for a second: with pings every 100 ms, one was always there.)
 func TestKeepaliveStartsNoWriter(t *testing.T) {
-	for _, wire := range []chatter.Wire{chatter.WireLegacy, chatter.WireCurrent} {
-		t.Run(wire.String(), func(t *testing.T) {
+	for _, tc := range []struct {
+		transport string
+		wire      chatter.Wire
+	}{
+		{"tcp", chatter.WireLegacy}, {"tcp", chatter.WireCurrent},
+		{"tls", chatter.WireLegacy}, {"tls", chatter.WireCurrent},
+	} {
+		wire := tc.wire
+		t.Run(tc.transport+"/"+wire.String(), func(t *testing.T) {
 			opts := []chatter.Option{chatter.WithWire(wire),
 				chatter.WithPingTimeout(100 * time.Millisecond), chatter.WithPingDelay(100 * time.Millisecond)}
-			client, server := pairWith(t, "tcp", opts, opts)
+			client, server := pairWith(t, tc.transport, opts, opts)
 			time.Sleep(300 * time.Millisecond)
 			before := server.Stats().PingsIn + client.Stats().PingsIn
 			writers := 0
@@ -162,24 +172,61 @@ func goroutinesIn(fn string) int {
 // the supervisor's short write deadline is finished by a writer goroutine,
 // before anything queued after it: the peer reads a whole ping, then the
 // message sent while the ping was on its way.
+//
+// Over TLS the same holds for a connection made as Connect makes it: the
+// socket takes part of the ping's record, or none of it, and the rest is
+// written before the next record, so the peer's TLS reads both whole.
 func TestLoneWriteCutShort(t *testing.T) {
-	t.Run("part", func(t *testing.T) { testLoneWriteCutShort(t, false) })
-	t.Run("none", func(t *testing.T) { testLoneWriteCutShort(t, true) })
+	t.Run("part", func(t *testing.T) { testLoneWriteCutShort(t, false, false) })
+	t.Run("none", func(t *testing.T) { testLoneWriteCutShort(t, true, false) })
+	t.Run("tls/part", func(t *testing.T) { testLoneWriteCutShort(t, false, true) })
+	t.Run("tls/none", func(t *testing.T) { testLoneWriteCutShort(t, true, true) })
 }
 
 // testLoneWriteCutShort: with none, the peer begins to read only once the
 // ping has been counted as sent, that is once the lone write has given up
-// without writing a byte.
-func testLoneWriteCutShort(t *testing.T, none bool) {
+// without writing a byte. With overTLS, the connection is a TLS client's,
+// and the peer a TLS server whose socket reads are slowed once its
+// handshake is done.
+func testLoneWriteCutShort(t *testing.T, none, overTLS bool) {
 	a, b := net.Pipe()
-	c, err := chatter.NewConn(a, testRepo, chatter.WithPingTimeout(time.Second))
+	firstRead := make(chan struct{})
+	slow := &slowReader{r: b, chunk: 3, pause: 30 * time.Millisecond, first: firstRead}
+	var nc net.Conn = a
+	var peer io.Reader = slow
+	if overTLS {
+		// A record is about twice a ping frame: larger chunks keep the
+		// exchange well within the ping timeout.
+		slow.chunk = 8
+		gate := &slowConn{Conn: b, slow: slow}
+		pem := writeSelfSigned(t, "peer")
+		cert, err := tls.LoadX509KeyPair(pem, pem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := tls.Server(gate, &tls.Config{Certificates: []tls.Certificate{cert}})
+		handshake := make(chan error, 1)
+		go func() { handshake <- srv.HandshakeContext(t.Context()) }()
+		tc, err := chatter.TLSClient(t.Context(), a, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc = tc
+		// The server's handshake ends once the client's Finished is read,
+		// which the client sent before its own handshake returned.
+		if err := <-handshake; err != nil {
+			t.Fatal(err)
+		}
+		gate.slowed.Store(true)
+		peer = srv
+	}
+	c, err := chatter.NewConn(nc, testRepo, chatter.WithPingTimeout(time.Second))
 	if err != nil {
+		b.Close()
 		t.Fatal(err)
 	}
 	defer c.Close()
-	defer b.Close()
-	firstRead := make(chan struct{})
-	slow := &slowReader{r: b, chunk: 3, pause: 30 * time.Millisecond, first: firstRead}
+	defer b.Close() // first: a TLS close_notify would wait for a reader
 	type result struct {
 		envs []chatter.Envelope
 		err  error
@@ -189,7 +236,7 @@ func testLoneWriteCutShort(t *testing.T, none bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	go func() {
-		sc := chatter.NewFrameScanner(slow, 1<<20)
+		sc := chatter.NewFrameScanner(peer, 1<<20)
 		var r result
 		for len(r.envs) < 2 {
 			body, err := sc.Next()
@@ -206,7 +253,7 @@ func testLoneWriteCutShort(t *testing.T, none bool) {
 		}
 		got <- r
 	}()
-	<-firstRead // the ping has begun to go out, 3 bytes of it
+	<-firstRead // the ping has begun to go out, a chunk of it
 	if _, err := c.Send(t.Context(), num(7)); err != nil {
 		t.Fatal(err)
 	}
@@ -227,6 +274,21 @@ type slowReader struct {
 	pause time.Duration
 	first chan struct{}
 	reads int
+}
+
+// slowConn reads through slow once slowed is set, and at full speed
+// before (a TLS handshake).
+type slowConn struct {
+	net.Conn
+	slow   *slowReader
+	slowed atomic.Bool
+}
+
+func (s *slowConn) Read(p []byte) (int, error) {
+	if s.slowed.Load() {
+		return s.slow.Read(p)
+	}
+	return s.Conn.Read(p)
 }
 
 func (s *slowReader) Read(p []byte) (int, error) {

@@ -292,7 +292,7 @@ func (s *Server) start(ctx context.Context, raw net.Conn, release func()) {
 	if isTLS {
 		raw = tc.NetConn()
 	} else if s.tls != nil {
-		tc, isTLS = tls.Server(raw, s.tls), true
+		tc, isTLS = tls.Server(newTLSSocket(raw), s.tls), true
 	}
 	if isTLS {
 		raw.SetDeadline(deadline)

@@ -207,13 +207,15 @@ func (o *outbox) enqueue(ctx context.Context, done <-chan struct{}, mb *mailbox,
 
 // loneWritten ends a lone write of b, of which n bytes went out (see
 // Conn.writeLone), by the goroutine that holds the writer's role: what is
-// left of b goes first, and a writer goroutine starts if anything waits.
-func (o *outbox) loneWritten(b []byte, n int) {
+// left of b goes first, and a writer goroutine starts if anything waits,
+// or if the TLS socket owes part of the record (owes), which a writer pays
+// as it starts.
+func (o *outbox) loneWritten(b []byte, n int, owes bool) {
 	o.mu.Lock()
 	if n < len(b) {
 		o.head = b[n:]
 	}
-	if len(o.buf) == 0 && o.head == nil {
+	if len(o.buf) == 0 && o.head == nil && !owes {
 		o.writing = false
 		close(o.writerDone)
 		o.mu.Unlock()
@@ -373,6 +375,13 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 			o.mu.Unlock()
 		}
 	}()
+	if c.tlsSock != nil {
+		// What a lone write left owed goes before anything queued.
+		if err := c.tlsSock.pay(); err != nil {
+			c.writeFailed(ctx, nil, 0, 0, err)
+			return nil
+		}
+	}
 	for ctx.Err() == nil {
 		if c.mail.requestsWaiting() > 1 {
 			yieldToSenders()
@@ -433,8 +442,11 @@ const loneWriteTimeout = 10 * time.Millisecond
 //
 // The write has a deadline of its own, set and cleared under the
 // lifecycle's lock and only while the connection is open, so that it never
-// replaces the deadline a close set. TLS connections do not write alone: a
-// TLS write that times out breaks every later write (crypto/tls).
+// replaces the deadline a close set. On TLS the deadline is met below the
+// record layer (tlsSocket): a TLS write that times out would break every
+// later write, so what the socket does not take stays owed there, and the
+// writer pays it first. A TLS connection made elsewhere (NewConn) has no
+// tlsSocket and does not write alone.
 func (c *Conn) writeLone(b []byte) {
 	l := &c.life
 	l.mu.Lock()
@@ -443,10 +455,15 @@ func (c *Conn) writeLone(b []byte) {
 		c.nc.SetWriteDeadline(time.Now().Add(loneWriteTimeout))
 	}
 	l.mu.Unlock()
-	n := 0
+	n, owes := 0, false
 	var err error
 	if open {
-		n, err = c.nc.Write(b)
+		write := func() { n, err = c.nc.Write(b) }
+		if c.tlsSock != nil {
+			owes = c.tlsSock.writeLone(write)
+		} else {
+			write()
+		}
 		l.mu.Lock()
 		if l.mode == modeOpen {
 			c.nc.SetWriteDeadline(time.Time{})
@@ -458,10 +475,10 @@ func (c *Conn) writeLone(b []byte) {
 		// The connection ends first, so that no writer starts after the
 		// broken frame.
 		c.writeFailed(c.group.Context(), b, n, 0, err)
-		c.out.loneWritten(nil, 0)
+		c.out.loneWritten(nil, 0, false)
 		return
 	}
-	c.out.loneWritten(b, n)
+	c.out.loneWritten(b, n, owes)
 }
 
 // writeFailed ends the connection after a failed write of b, of which n
@@ -552,6 +569,15 @@ func (c *Conn) closeSocket(mode closeMode, lingering bool) {
 		c.dropped(rest, 0, msgs)
 		c.raw.Close()
 		return
+	}
+	if c.tlsSock != nil {
+		// On TLS, what a lone write left is owed below the record layer
+		// (head is then nil).
+		if err := c.tlsSock.pay(); err != nil {
+			lost += c.dropped(rest, 0, msgs)
+			lostErr = err
+			rest = nil
+		}
 	}
 	if len(head) > 0 {
 		n, err := c.nc.Write(head)
