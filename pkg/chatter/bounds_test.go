@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -385,5 +386,42 @@ func TestListenIPv4Only(t *testing.T) {
 	if nc, err := net.Dial("tcp", "[::1]:"+port); err == nil {
 		nc.Close()
 		t.Error("a server on 0.0.0.0 accepted a connection on [::1]")
+	}
+}
+
+// A send buffer grows to its bound by doubling, so that filling it copies
+// about as many bytes as it holds. (It grew as append grows a large slice,
+// by a quarter at a time: filling a 64 MiB buffer copied five times its
+// size, in single copies of tens of MiB that the garbage collector cannot
+// interrupt, and a 2-second stream of 64 KiB messages reached 66 to 367
+// MB/s against 787 to 843 with the default 1 MiB.)
+func TestSendBufferGrowsByDoubling(t *testing.T) {
+	const limit = 16 << 20
+	const size = 64 << 10
+	a, b := net.Pipe() // b never reads: the writer blocks on its first batch
+	c, err := chatter.NewConn(a, testRepo, chatter.WithPingTimeout(0), chatter.WithSendBufferSize(limit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	defer b.Close() // first: the writer's blocked write fails at once
+	d := chatter.Data{Module: "Test", Type: "Blob", Data: make([]byte, size)}
+	if _, err := c.Send(t.Context(), d); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	n := 0
+	for ; (n+2)*(size+64) <= limit; n++ { // every one fits: none waits
+		if _, err := c.Send(t.Context(), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	queued := n * size
+	allocated := after.TotalAlloc - before.TotalAlloc
+	t.Logf("%d messages, %d KiB queued, %d KiB allocated", n, queued>>10, allocated>>10)
+	if allocated > uint64(3*queued) {
+		t.Errorf("queueing %d KiB allocated %d KiB, want at most 3 times as much", queued>>10, allocated>>10)
 	}
 }

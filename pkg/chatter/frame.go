@@ -11,6 +11,10 @@ import (
 // body's encoding is envelope.go's; this file only cuts the stream into
 // bodies, and writes the header in front of one.
 
+// maxFrameHeader is the longest header appendFrameHeader writes: m and 8
+// bytes of k.
+const maxFrameHeader = 9
+
 // appendFrameHeader appends m and k for a body of n bytes, k in the fewest
 // bytes (at least one), as the original writes it.
 func appendFrameHeader(b []byte, n int) []byte {

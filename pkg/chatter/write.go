@@ -175,6 +175,9 @@ func (o *outbox) enqueue(ctx context.Context, done <-chan struct{}, mb *mailbox,
 	}
 	o.nextID = id
 	before := len(o.buf)
+	if need := before + maxFrameHeader + e.sizeBody(); need > cap(o.buf) {
+		o.buf = growSendBuffer(o.buf, need, o.limit)
+	}
 	o.buf = e.appendBody(appendFrameHeader(o.buf, e.sizeBody()))
 	o.queued += int64(len(o.buf) - before)
 	switch m.kind {
@@ -203,6 +206,29 @@ func (o *outbox) enqueue(ctx context.Context, done <-chan struct{}, mb *mailbox,
 		signal(o.wake)
 	}
 	return nil
+}
+
+// growSendBuffer returns b with room for need bytes. It doubles b, up to
+// the outbox's limit, rather than let append grow it: past 256 elements
+// append adds a quarter at a time, so filling a buffer of 64 MiB copied
+// five times its size, and the garbage collector, which cannot interrupt
+// a copy, spun waiting for each one of tens of MiB. Doubling copies about
+// as much as the buffer ends up holding, and the copy goes in pieces
+// (copyPieces) between which the goroutine may be stopped.
+func growSendBuffer(b []byte, need, limit int) []byte {
+	nb := make([]byte, len(b), max(need, min(2*cap(b), limit)))
+	copyPieces(nb, b)
+	return nb
+}
+
+// copyPieces copies src to dst (at least as long) a MiB at a time.
+func copyPieces(dst, src []byte) {
+	const piece = 1 << 20
+	for len(src) > piece {
+		copy(dst, src[:piece])
+		dst, src = dst[piece:], src[piece:]
+	}
+	copy(dst, src)
 }
 
 // loneWritten ends a lone write of b, of which n bytes went out (see
