@@ -115,7 +115,8 @@ func chatterOneWay(ctx context.Context, size int, rx func(int64, int), release b
 	if err != nil {
 		return nil, err
 	}
-	client, err := chatter.Connect(ctx, benchRepo, srv.Addresses()[0], chatter.WithPingTimeout(0))
+	client, err := chatter.Connect(ctx, benchRepo, srv.Addresses()[0], chatter.WithPingTimeout(0),
+		chatter.WithSendBufferSize(queueBytes))
 	if err != nil {
 		return nil, errors.Join(err, shutdownAll(srv))
 	}

@@ -60,10 +60,15 @@ func run() error {
 		dur     = flag.Duration("d", 0, "duration bound of each measurement (default 2s, 400ms with -quick)")
 		idle    = flag.Int("idle", 0, "connections for the idle-memory workload (default 10000, 1000 with -quick)")
 		trials  = flag.Int("trials", 0, "trials of each timed workload, the systems' order rotated each trial; the median is reported (default 3, 1 with -quick)")
+		queue   = flag.Int("queue", queueBytes, "bytes a one-way sender may queue on its connection: gochatter's WithSendBufferSize and raw's channel bound alike (default gochatter's default)")
 		many    = flag.Int("many", 0, "instead of the workloads: this many idle connections to one server process, the clients in child processes (see many.go)")
 		manyCli = flag.String("many-client", "", "internal: be a -many client process for this server address")
 	)
 	flag.Parse()
+	if *queue <= 0 {
+		return fmt.Errorf("-queue %d: want a positive number of bytes", *queue)
+	}
+	queueBytes = *queue
 	if *manyCli != "" {
 		return manyClient(*manyCli, *many)
 	}

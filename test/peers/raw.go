@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gochatter/gochatter/pkg/chatter"
 	"io"
 	"math/bits"
 	"net"
@@ -41,13 +42,27 @@ const (
 	// rawQueue is the writer's channel capacity, in bodies; see
 	// rawQueueFor for its bound in bytes.
 	rawQueue = 1024
-	// rawQueueBytes bounds what a writer's channel holds, as gochatter's
-	// send buffer is bounded by default (chatter.WithSendBufferSize).
-	rawQueueBytes = 1 << 20
 )
 
+// queueBytes bounds what a one-way sender may queue on its connection:
+// gochatter's send buffer (chatter.WithSendBufferSize) and raw's writer
+// channel alike, so that neither holds a larger heap than the other (see
+// rawQueueFor). -queue sets it; the default is gochatter's.
+var queueBytes = chatter.DefaultSendBufferSize
+
+// sizeText writes n bytes as MiB or KiB when it is a whole number of them.
+func sizeText(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
 // rawQueueFor is the writer's channel capacity for bodies of size bytes:
-// rawQueue, but no more than rawQueueBytes of them. A library bounds what
+// rawQueue, but no more than queueBytes of them. A library bounds what
 // it queues in bytes. A channel of 1,024 bodies of 64 KiB holds 64 MiB, and
 // a live heap that large makes the garbage collector run about ten times
 // less often than it does for a connection that holds 1 MiB: that alone
@@ -55,7 +70,7 @@ const (
 // MB/s against 437 to 622), which is a measure of the heap and not of the
 // framing.
 func rawQueueFor(size int) int {
-	return min(rawQueue, max(1, rawQueueBytes/max(size, 1)))
+	return min(rawQueue, max(1, queueBytes/max(size, 1)))
 }
 
 func writeFrame(w *bufio.Writer, body []byte) error {

@@ -29,6 +29,7 @@ func (r *report) header(cfg config) {
 	if cfg.trials > 1 {
 		r.printf("- each timed row is the median of %d trials, the systems' order rotated each trial; \"range\" is the lowest–highest of the trials (idle memory is measured once)\n", cfg.trials)
 	}
+	r.printf("- a one-way sender may queue %s on its connection (gochatter's send buffer, raw's channel bound; `-queue`)\n", sizeText(queueBytes))
 	r.printf("- both ends of every connection in this one process, over 127.0.0.1\n")
 	r.printf("- ratios are arranged so that **> 1 means gochatter is better** (faster, or smaller)\n\n")
 }
@@ -39,7 +40,7 @@ func (r *report) footer() {
 	r.printf("- gochatter-keep: gochatter whose receiver keeps every message (no `Msg.Release`), as most applications do: each large body is a fresh allocation, as in the raw row. Large payloads only.\n")
 	r.printf("- grpc: one bidirectional stream of `wrapperspb.Int64Value`/`BytesValue` for one-way traffic, unary calls for round trips, default proto codec.\n")
 	r.printf("- nats: embedded nats-server and nats.go; every message crosses the broker (two TCP hops, three in-process parties); one responder connection serves all requests.\n")
-	r.printf("- raw: the same length-prefixed frames over one TCP connection with no protocol, shaped as a library connection is: a writer goroutine fed by a channel (1,024 bodies, at most 1 MiB of them, the bound of gochatter's send buffer) coalesces frames into a `bufio.Writer`; the reader reads each body into a fresh slice and hands it to the consumer; bodies are the bare payload (8 bytes for an integer); round trips pipeline through a FIFO. The goals' ratios are to this row.\n")
+	r.printf("- raw: the same length-prefixed frames over one TCP connection with no protocol, shaped as a library connection is: a writer goroutine fed by a channel (1,024 bodies, at most %s of them, gochatter's send buffer in this run) coalesces frames into a `bufio.Writer`; the reader reads each body into a fresh slice and hands it to the consumer; bodies are the bare payload (8 bytes for an integer); round trips pipeline through a FIFO. The goals' ratios are to this row.\n", sizeText(queueBytes))
 	r.printf("- raw-parse: the old, lower bar, for reference only: one-way frames written straight into a `bufio.Writer` by the sender and parsed in place by the reader, which hands nothing to anyone.\n")
 	r.printf("- idle: ΔRSS, Δheap (`HeapInuse`) and Δstacks (`StackInuse`) after `runtime.GC` and `debug.FreeOSMemory`, before vs after opening, divided by connections; they include **both ends** of each connection (and, for nats, the broker's per-client state). Keepalive: gochatter pings every 20 s (default); grpc keepalive 20 s on both ends; nats defaults (2 min pings); raw none, 4 KiB buffers.\n")
 	for _, n := range r.notes {
