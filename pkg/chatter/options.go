@@ -183,7 +183,9 @@ func WithMaxMessageSize(n int) Option {
 // WithSendBufferSize bounds the bytes queued for writing. Send blocks
 // (honouring its context) while this much is waiting for a peer that does
 // not read. One message larger than the bound is still accepted when
-// nothing else is queued. The default is 1 MiB (0 means the default).
+// nothing else is queued. The default is 1 MiB (0 means the default). A
+// larger bound costs no copying: beyond 1 MiB the queue is a list of
+// segments, allocated as they fill and dropped once the writer has idled.
 func WithSendBufferSize(n int) Option {
 	return optionFunc(func(c *config) { c.sendBufferSize = n })
 }

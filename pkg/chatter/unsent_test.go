@@ -64,3 +64,52 @@ func readFrame(r io.Reader) error {
 	_, err := io.ReadFull(r, make([]byte, k))
 	return err
 }
+
+// MessagesUnsent counts right across the segments of a large send buffer
+// (see WithSendBufferSize): the peer reads 100 of 300 frames of 20 KiB
+// queued in about six segments, and half of the next, then either hangs
+// up (the connection fails) or stops reading while this side closes (the
+// flush runs out of its timeout). Either way 200 are unsent.
+func TestMessagesUnsentAcrossSegments(t *testing.T) {
+	for _, hangUp := range []bool{true, false} {
+		name := "close"
+		if hangUp {
+			name = "hang-up"
+		}
+		t.Run(name, func(t *testing.T) {
+			a, b := net.Pipe()
+			defer b.Close()
+			c, err := chatter.NewConn(a, testRepo, chatter.WithPingTimeout(0),
+				chatter.WithSendBufferSize(8<<20), chatter.WithFlushTimeout(100*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			const n, read = 300, 100
+			blob := chatter.Data{Module: "Test", Type: "Blob", Data: make([]byte, 20<<10)}
+			for range n {
+				if _, err := c.Send(t.Context(), blob); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range read {
+				if err := readFrame(b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := io.ReadFull(b, make([]byte, 10<<10)); err != nil {
+				t.Fatal(err)
+			}
+			if hangUp {
+				b.Close()
+			} else {
+				c.Close()
+			}
+			shutdown(t, c.Wait)
+			st := c.Stats()
+			if st.MessagesOut != n || st.MessagesUnsent != n-read {
+				t.Errorf("MessagesOut %d, MessagesUnsent %d; want %d and %d", st.MessagesOut, st.MessagesUnsent, n, n-read)
+			}
+		})
+	}
+}

@@ -40,6 +40,13 @@ type outbox struct {
 	// those of them in buf.
 	messages uint64
 	bufMsgs  int
+	// sealed are the full segments of a large queue, oldest first, all
+	// older than buf, and sealedLen the bytes in them (see sendSegment);
+	// free are segments already written, kept for reuse while the writer
+	// runs.
+	sealed    []segment
+	sealedLen int
+	free      [][]byte
 	// control counts the bytes of pongs in buf, bounded by
 	// MaxQueuedControlBytes.
 	control int
@@ -174,11 +181,13 @@ func (o *outbox) enqueue(ctx context.Context, done <-chan struct{}, mb *mailbox,
 		return err
 	}
 	o.nextID = id
-	before := len(o.buf)
-	if need := before + maxFrameHeader + e.sizeBody(); need > cap(o.buf) {
-		o.buf = growSendBuffer(o.buf, need, o.limit)
+	empty := o.sealedLen == 0 && len(o.buf) == 0
+	body := e.sizeBody() // with the id: it may have grown from size
+	if need := len(o.buf) + maxFrameHeader + body; need > cap(o.buf) {
+		o.makeRoom(need)
 	}
-	o.buf = e.appendBody(appendFrameHeader(o.buf, e.sizeBody()))
+	before := len(o.buf)
+	o.buf = e.appendBody(appendFrameHeader(o.buf, body))
 	o.queued += int64(len(o.buf) - before)
 	switch m.kind {
 	case frameData:
@@ -191,7 +200,7 @@ func (o *outbox) enqueue(ctx context.Context, done <-chan struct{}, mb *mailbox,
 	if start {
 		o.writing, o.writerDone = true, make(chan struct{})
 	}
-	if start && before == 0 && o.writeLone != nil && (m.kind == framePing || m.kind == framePong) {
+	if start && empty && o.writeLone != nil && (m.kind == framePing || m.kind == framePong) {
 		// The supervisor's ping or pong, alone: it writes it itself, as
 		// the writer for the moment (writing is set).
 		b, _ := o.takeLocked(nil)
@@ -208,27 +217,58 @@ func (o *outbox) enqueue(ctx context.Context, done <-chan struct{}, mb *mailbox,
 	return nil
 }
 
-// growSendBuffer returns b with room for need bytes. It doubles b, up to
-// the outbox's limit, rather than let append grow it: past 256 elements
-// append adds a quarter at a time, so filling a buffer of 64 MiB copied
-// five times its size, and the garbage collector, which cannot interrupt
-// a copy, spun waiting for each one of tens of MiB. Doubling copies about
-// as much as the buffer ends up holding, and the copy goes in pieces
-// (copyPieces) between which the goroutine may be stopped.
-func growSendBuffer(b []byte, need, limit int) []byte {
-	nb := make([]byte, len(b), max(need, min(2*cap(b), limit)))
-	copyPieces(nb, b)
-	return nb
+// sendSegment is as far as the send buffer grows by copying. A queue
+// larger than that (WithSendBufferSize above 1 MiB) is a list of segments
+// of about this size, filled in turn and written one at a time, so that
+// what is queued is never copied again, however large the bound. A frame
+// that does not fit in what is left of a segment begins the next one, so
+// the segments hold at most twice the bytes queued (frames of just over
+// half a segment each), and usually little more than them.
+//
+// A buffer that append grows, as before, copied five times its size as it
+// filled (past 256 elements append adds a quarter at a time), in single
+// copies of tens of MiB that the garbage collector, which cannot interrupt
+// a copy, spun waiting for: a 2-second stream of 64 KiB messages with a
+// 64 MiB buffer reached 66 to 367 MB/s, against 787 to 843 with 1 MiB.
+const sendSegment = 1 << 20
+
+// segment is a sealed part of the queue and the application messages in
+// it.
+type segment struct {
+	b    []byte
+	msgs int
 }
 
-// copyPieces copies src to dst (at least as long) a MiB at a time.
-func copyPieces(dst, src []byte) {
-	const piece = 1 << 20
-	for len(src) > piece {
-		copy(dst, src[:piece])
-		dst, src = dst[piece:], src[piece:]
+// makeRoom gives buf room for need bytes: by doubling it, up to
+// sendSegment (or the limit, if smaller), or, once it is a segment's size,
+// by sealing it and beginning a new segment. Call with mu held.
+func (o *outbox) makeRoom(need int) {
+	if cap(o.buf) < sendSegment || len(o.buf) == 0 {
+		nb := make([]byte, len(o.buf), max(need, min(2*cap(o.buf), o.limit, sendSegment)))
+		copy(nb, o.buf)
+		o.buf = nb
+		return
 	}
-	copy(dst, src)
+	o.sealed = append(o.sealed, segment{o.buf, o.bufMsgs})
+	o.sealedLen += len(o.buf)
+	o.bufMsgs = 0
+	need -= len(o.buf)
+	if n := len(o.free); n > 0 && cap(o.free[n-1]) >= need {
+		o.buf = o.free[n-1]
+		o.free[n-1] = nil
+		o.free = o.free[:n-1]
+		return
+	}
+	o.buf = make([]byte, 0, max(need, sendSegment))
+}
+
+// reuse keeps b, a segment the writer has written, for makeRoom: at most
+// as many as the limit holds, and none larger than a segment's size
+// twice (a single large message).
+func (o *outbox) reuse(b []byte) {
+	if b != nil && cap(b) >= sendSegment && cap(b) <= 2*sendSegment && len(o.free) < o.limit/sendSegment {
+		o.free = append(o.free, b[:0])
+	}
 }
 
 // loneWritten ends a lone write of b, of which n bytes went out (see
@@ -241,7 +281,7 @@ func (o *outbox) loneWritten(b []byte, n int, owes bool) {
 	if n < len(b) {
 		o.head = b[n:]
 	}
-	if len(o.buf) == 0 && o.head == nil && !owes {
+	if len(o.buf) == 0 && o.sealedLen == 0 && o.head == nil && !owes {
 		o.writing = false
 		close(o.writerDone)
 		o.mu.Unlock()
@@ -273,12 +313,13 @@ func (o *outbox) hasRoom(kind frameKind, size int) bool {
 	case framePong:
 		return o.control == 0 || o.control+size <= MaxQueuedControlBytes
 	}
-	return len(o.buf) == 0 || len(o.buf)+size <= o.limit
+	queued := o.sealedLen + len(o.buf)
+	return queued == 0 || queued+size <= o.limit
 }
 
-// take hands the writer everything queued, and how many application
-// messages that is, leaving spare as the new buffer. It returns nil while
-// nothing is queued.
+// take hands the writer what is queued, and how many application
+// messages that is: the oldest sealed segment, if any, or else the buffer,
+// leaving spare in its place. It returns nil while nothing is queued.
 func (o *outbox) take(spare []byte) ([]byte, int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -292,6 +333,17 @@ func (o *outbox) takeLocked(spare []byte) ([]byte, int) {
 		h := o.head
 		o.head = nil
 		return h, 0
+	}
+	if len(o.sealed) > 0 {
+		sg := o.sealed[0]
+		o.sealed[0] = segment{}
+		if o.sealed = o.sealed[1:]; len(o.sealed) == 0 {
+			o.sealed = nil
+		}
+		o.sealedLen -= len(sg.b)
+		o.reuse(spare)
+		o.broadcast()
+		return sg.b, sg.msgs
 	}
 	if len(o.buf) == 0 {
 		return nil, 0
@@ -316,7 +368,7 @@ func (o *outbox) wrote(n int) {
 func (o *outbox) queuedBytes() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return len(o.buf)
+	return o.sealedLen + len(o.buf)
 }
 
 // writtenBytes is how many bytes have been written to the socket.
@@ -423,12 +475,12 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 			case <-idle.C:
 			}
 			o.mu.Lock()
-			if len(o.buf) == 0 && o.head == nil {
+			if len(o.buf) == 0 && o.sealedLen == 0 && o.head == nil {
 				// Leave in the critical section that would otherwise have
 				// seen a writer running: a sender after this starts another.
 				// The buffer a burst grew goes too, as spare does with this
 				// goroutine: an idle connection holds no send buffer.
-				o.buf = nil
+				o.buf, o.free = nil, nil
 				o.writing = false
 				close(o.writerDone)
 				o.mu.Unlock()
@@ -588,11 +640,28 @@ func (c *Conn) closeSocket(mode closeMode, lingering bool) {
 	o.mu.Lock()
 	head := o.head
 	o.head = nil
-	rest, msgs := o.takeLocked(nil)
+	var rest []segment // the segments of a large queue, then buf
+	for {
+		b, msgs := o.takeLocked(nil)
+		if b == nil {
+			break
+		}
+		rest = append(rest, segment{b, msgs})
+	}
 	lost, lostErr := o.lostOnClose, o.lostErr
 	o.mu.Unlock()
+	// drop counts what is left unwritten from rest[i], of which n bytes
+	// went out, on.
+	drop := func(i, n int) int {
+		lost := 0
+		for j := i; j < len(rest); j++ {
+			lost += c.dropped(rest[j].b, n, rest[j].msgs)
+			n = 0
+		}
+		return lost
+	}
 	if mode != modeFlush {
-		c.dropped(rest, 0, msgs)
+		drop(0, 0)
 		c.raw.Close()
 		return
 	}
@@ -600,7 +669,7 @@ func (c *Conn) closeSocket(mode closeMode, lingering bool) {
 		// On TLS, what a lone write left is owed below the record layer
 		// (head is then nil).
 		if err := c.tlsSock.pay(); err != nil {
-			lost += c.dropped(rest, 0, msgs)
+			lost += drop(0, 0)
 			lostErr = err
 			rest = nil
 		}
@@ -611,17 +680,18 @@ func (c *Conn) closeSocket(mode closeMode, lingering bool) {
 		if err != nil {
 			// head is (the rest of) a control frame; what follows it
 			// cannot go out after a broken frame.
-			lost += c.dropped(rest, 0, msgs)
+			lost += drop(0, 0)
 			lostErr = err
 			rest = nil
 		}
 	}
-	if len(rest) > 0 {
-		n, err := c.nc.Write(rest)
+	for i, sg := range rest {
+		n, err := c.nc.Write(sg.b)
 		o.wrote(n)
 		if err != nil {
-			lost += c.dropped(rest, n, msgs)
+			lost += drop(i, n)
 			lostErr = err
+			break
 		}
 	}
 	if lost > 0 {
