@@ -34,20 +34,17 @@ type tlsSocket struct {
 // through.
 func newTLSSocket(raw net.Conn) *tlsSocket { return &tlsSocket{Conn: raw} }
 
+// Write writes p after what is owed. During a lone write, a deadline
+// that cuts it short leaves the rest owed, and p reported written.
 func (s *tlsSocket) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.owed) > 0 {
-		n, err := s.Conn.Write(s.owed)
-		s.owed = s.owed[n:]
-		if err != nil {
-			if s.keeps(err) {
-				s.owed = append(s.owed, p...)
-				return len(p), nil
-			}
-			return 0, err
+	if err := s.payLocked(); err != nil {
+		if s.keeps(err) {
+			s.owed = append(s.owed, p...)
+			return len(p), nil
 		}
-		s.owed = nil
+		return 0, err
 	}
 	n, err := s.Conn.Write(p)
 	if err != nil && s.keeps(err) {
@@ -83,6 +80,11 @@ func (s *tlsSocket) writeLone(write func()) (owes bool) {
 func (s *tlsSocket) pay() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.payLocked()
+}
+
+// payLocked is pay, with mu held.
+func (s *tlsSocket) payLocked() error {
 	for len(s.owed) > 0 {
 		n, err := s.Conn.Write(s.owed)
 		s.owed = s.owed[n:]
