@@ -148,3 +148,31 @@ func TestReadBufferDroppedWhenQuiet(t *testing.T) {
 		t.Errorf("quiet connections hold %.0f B of heap each after a burst, want at most %d", perConn, maxPerConn)
 	}
 }
+
+// The writer ends once it has had nothing to write for writerLinger (1 s),
+// counted from the last time it went idle: also when it was busy past the
+// time its idle timer was first due, which then fires early and is set
+// again for the rest.
+func TestWriterEndsWhenIdle(t *testing.T) {
+	opts := []chatter.Option{chatter.WithPingTimeout(0)}
+	client, server := pairWith(t, "tcp", opts, opts)
+	go func() {
+		for range server.Messages() {
+		}
+	}()
+	busy := time.Now().Add(1500 * time.Millisecond)
+	for i := 0; time.Now().Before(busy); i++ {
+		send(t, client, num(int64(i)))
+		time.Sleep(time.Millisecond)
+	}
+	if goroutinesIn("chatter.(*Conn).writeLoop") == 0 {
+		t.Fatal("no writer goroutine right after sending")
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for goroutinesIn("chatter.(*Conn).writeLoop") > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := goroutinesIn("chatter.(*Conn).writeLoop"); n > 0 {
+		t.Fatalf("%d writer goroutines 15 s after the last send, want none", n)
+	}
+}
