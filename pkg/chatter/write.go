@@ -181,7 +181,7 @@ func (o *outbox) enqueue(ctx context.Context, done <-chan struct{}, mb *mailbox,
 		return err
 	}
 	o.nextID = id
-	empty := o.sealedLen == 0 && len(o.buf) == 0
+	empty := o.queuedLocked() == 0
 	body := e.sizeBody() // with the id: it may have grown from size
 	if need := len(o.buf) + maxFrameHeader + body; need > cap(o.buf) {
 		o.makeRoom(need)
@@ -281,7 +281,7 @@ func (o *outbox) loneWritten(b []byte, n int, owes bool) {
 	if n < len(b) {
 		o.head = b[n:]
 	}
-	if len(o.buf) == 0 && o.sealedLen == 0 && o.head == nil && !owes {
+	if o.queuedLocked() == 0 && o.head == nil && !owes {
 		o.writing = false
 		close(o.writerDone)
 		o.mu.Unlock()
@@ -313,7 +313,7 @@ func (o *outbox) hasRoom(kind frameKind, size int) bool {
 	case framePong:
 		return o.control == 0 || o.control+size <= MaxQueuedControlBytes
 	}
-	queued := o.sealedLen + len(o.buf)
+	queued := o.queuedLocked()
 	return queued == 0 || queued+size <= o.limit
 }
 
@@ -368,8 +368,12 @@ func (o *outbox) wrote(n int) {
 func (o *outbox) queuedBytes() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.sealedLen + len(o.buf)
+	return o.queuedLocked()
 }
+
+// queuedLocked is how many bytes of frames wait: the sealed segments and
+// buf (not head, the rest of a lone write). Call with mu held.
+func (o *outbox) queuedLocked() int { return o.sealedLen + len(o.buf) }
 
 // writtenBytes is how many bytes have been written to the socket.
 func (o *outbox) writtenBytes() int64 {
@@ -474,7 +478,7 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 				continue
 			}
 			o.mu.Lock()
-			if len(o.buf) == 0 && o.sealedLen == 0 && o.head == nil {
+			if o.queuedLocked() == 0 && o.head == nil {
 				// Leave in the critical section that would otherwise have
 				// seen a writer running: a sender after this starts another.
 				// The buffer a burst grew goes too, as spare does with this
@@ -662,9 +666,9 @@ func dataFramesWritten(b []byte, n int, w Wire) int {
 func (c *Conn) closeSocket(mode closeMode, lingering bool) {
 	o := c.out
 	o.mu.Lock()
-	head := o.head
-	o.head = nil
-	var rest []segment // the segments of a large queue, then buf
+	// What a lone write left of its frame (head) comes first, with no
+	// messages of its own, then the segments of a large queue, then buf.
+	var rest []segment
 	for {
 		b, msgs := o.takeLocked(nil)
 		if b == nil {
@@ -698,17 +702,8 @@ func (c *Conn) closeSocket(mode closeMode, lingering bool) {
 			rest = nil
 		}
 	}
-	if len(head) > 0 {
-		n, err := c.nc.Write(head)
-		o.wrote(n)
-		if err != nil {
-			// head is (the rest of) a control frame; what follows it
-			// cannot go out after a broken frame.
-			lost += drop(0, 0)
-			lostErr = err
-			rest = nil
-		}
-	}
+	// After a write that fails, nothing more can go out: what follows a
+	// broken frame would not be read as frames.
 	for i, sg := range rest {
 		n, err := c.nc.Write(sg.b)
 		o.wrote(n)
