@@ -15,35 +15,57 @@ import (
 // here the peer reads two whole frames and half of the third, then hangs
 // up, and eight of ten messages are lost with the connection.
 func TestMessagesUnsent(t *testing.T) {
+	checkUnsent(t, unsentCase{n: 10, size: 1000, read: 2, hangUp: true})
+}
+
+// unsentCase: n messages of size bytes are queued to a pipe peer, which
+// reads read whole frames and half of the next, then hangs up (hangUp),
+// or stops reading while this side closes, with a flush timeout of 100
+// ms; opts are the connection's further options.
+type unsentCase struct {
+	opts          []chatter.Option
+	n, size, read int
+	hangUp        bool
+}
+
+// checkUnsent runs uc and checks that n messages count as sent and n-read
+// as unsent.
+func checkUnsent(t *testing.T, uc unsentCase) {
+	t.Helper()
 	a, b := net.Pipe()
-	c, err := chatter.NewConn(a, testRepo, chatter.WithPingTimeout(0))
+	defer b.Close()
+	opts := append([]chatter.Option{chatter.WithPingTimeout(0), chatter.WithFlushTimeout(100 * time.Millisecond)}, uc.opts...)
+	c, err := chatter.NewConn(a, testRepo, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	const n = 10
-	blob := chatter.Data{Module: "Test", Type: "Blob", Data: make([]byte, 1000)}
-	for range n {
+	blob := chatter.Data{Module: "Test", Type: "Blob", Data: make([]byte, uc.size)}
+	for range uc.n {
 		if _, err := c.Send(ctx, blob); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for range 2 { // exactly two frames: | m | k (m bytes) | body (k bytes) |
+	for range uc.read { // exactly read frames: | m | k (m bytes) | body (k bytes) |
 		if err := readFrame(b); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Half of the third frame, then hang up.
-	if _, err := io.ReadFull(b, make([]byte, 500)); err != nil {
+	// Half of the next frame, then hang up, or close this side.
+	if _, err := io.ReadFull(b, make([]byte, uc.size/2)); err != nil {
 		t.Fatal(err)
 	}
-	b.Close()
+	if uc.hangUp {
+		b.Close()
+	} else {
+		c.Close()
+	}
 	shutdown(t, c.Wait)
 	st := c.Stats()
-	if st.MessagesOut != n || st.MessagesUnsent != n-2 {
-		t.Errorf("MessagesOut %d, MessagesUnsent %d; want %d and %d", st.MessagesOut, st.MessagesUnsent, n, n-2)
+	if st.MessagesOut != uint64(uc.n) || st.MessagesUnsent != uint64(uc.n-uc.read) {
+		t.Errorf("MessagesOut %d, MessagesUnsent %d; want %d and %d", st.MessagesOut, st.MessagesUnsent, uc.n, uc.n-uc.read)
 	}
 }
 
@@ -77,39 +99,8 @@ func TestMessagesUnsentAcrossSegments(t *testing.T) {
 			name = "hang-up"
 		}
 		t.Run(name, func(t *testing.T) {
-			a, b := net.Pipe()
-			defer b.Close()
-			c, err := chatter.NewConn(a, testRepo, chatter.WithPingTimeout(0),
-				chatter.WithSendBufferSize(8<<20), chatter.WithFlushTimeout(100*time.Millisecond))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			const n, read = 300, 100
-			blob := chatter.Data{Module: "Test", Type: "Blob", Data: make([]byte, 20<<10)}
-			for range n {
-				if _, err := c.Send(t.Context(), blob); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for range read {
-				if err := readFrame(b); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if _, err := io.ReadFull(b, make([]byte, 10<<10)); err != nil {
-				t.Fatal(err)
-			}
-			if hangUp {
-				b.Close()
-			} else {
-				c.Close()
-			}
-			shutdown(t, c.Wait)
-			st := c.Stats()
-			if st.MessagesOut != n || st.MessagesUnsent != n-read {
-				t.Errorf("MessagesOut %d, MessagesUnsent %d; want %d and %d", st.MessagesOut, st.MessagesUnsent, n, n-read)
-			}
+			checkUnsent(t, unsentCase{opts: []chatter.Option{chatter.WithSendBufferSize(8 << 20)},
+				n: 300, size: 20 << 10, read: 100, hangUp: hangUp})
 		})
 	}
 }
