@@ -114,8 +114,8 @@ func Connect(ctx context.Context, repo *sbs.Repository, addr string, opts ...Opt
 	}
 	nc := raw
 	if tlsCfg != nil {
-		tc := tls.Client(newTLSSocket(raw), tlsCfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
+		tc, err := tlsClient(ctx, raw, tlsCfg)
+		if err != nil {
 			raw.Close()
 			return nil, fmt.Errorf("chatter: connect %s: TLS handshake: %w", addr, err)
 		}

@@ -1,11 +1,5 @@
 package chatter
 
-import (
-	"context"
-	"crypto/tls"
-	"net"
-)
-
 // TouchSupervisor calls a method of the supervisor's, which touches the
 // state only the supervisor goroutine may, from the caller's goroutine.
 // Under -race its check panics first; call it only then.
@@ -13,7 +7,4 @@ func TouchSupervisor(c *Conn) { c.sup.takeMail() }
 
 // TLSClient runs a TLS client's handshake over raw as Connect does, so
 // that NewConn makes of it a connection like Connect's.
-func TLSClient(ctx context.Context, raw net.Conn, cfg *tls.Config) (*tls.Conn, error) {
-	tc := tls.Client(newTLSSocket(raw), cfg)
-	return tc, tc.HandshakeContext(ctx)
-}
+var TLSClient = tlsClient

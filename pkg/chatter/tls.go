@@ -1,6 +1,7 @@
 package chatter
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -94,6 +95,12 @@ func (s *tlsSocket) payLocked() error {
 	}
 	s.owed = nil
 	return nil
+}
+
+// tlsClient runs a TLS client's handshake over raw, through a tlsSocket.
+func tlsClient(ctx context.Context, raw net.Conn, cfg *tls.Config) (*tls.Conn, error) {
+	tc := tls.Client(newTLSSocket(raw), cfg)
+	return tc, tc.HandshakeContext(ctx)
 }
 
 // socketUnder returns the socket under tc, and the tlsSocket between them
