@@ -53,8 +53,10 @@ type Conn struct {
 	mail  mailbox     // how other goroutines reach the supervisor
 	out   *outbox     // what waits to be written
 	msgs  chan Msg    // Messages
-	stats connStats
-	life  lifecycle
+	// replyChans keeps the channels of answered Requests for reuse.
+	replyChans replyChans
+	stats      connStats
+	life       lifecycle
 	// releaseSocket, if set, runs once the socket is closed (a server
 	// counting its connections).
 	releaseSocket func()

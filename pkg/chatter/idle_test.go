@@ -149,10 +149,9 @@ func TestReadBufferDroppedWhenQuiet(t *testing.T) {
 	}
 }
 
-// The writer ends once it has had nothing to write for writerLinger (1 s),
-// counted from the last time it went idle: also when it was busy past the
-// time its idle timer was first due, which then fires early and is set
-// again for the rest.
+// The writer ends once it has had nothing to write for writerLinger (1 s)
+// to twice that: also when it was busy past the time its idle timer was
+// first due, which then fires while it works and is set again.
 func TestWriterEndsWhenIdle(t *testing.T) {
 	opts := []chatter.Option{chatter.WithPingTimeout(0)}
 	client, server := pairWith(t, "tcp", opts, opts)

@@ -229,7 +229,7 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 	if w == WireCurrent {
 		e = envelope{module: "HatChatter", typ: "Ping", token: true, owner: true, current: true}
 	}
-	reply := make(chan Msg, 1)
+	reply := c.replyChans.get()
 	if err := c.enqueue(ctx, &e, sendMeta{newConv: true, kind: frameProbe, reply: reply}); err != nil {
 		return 0, err
 	}

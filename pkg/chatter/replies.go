@@ -1,5 +1,7 @@
 package chatter
 
+import "sync"
+
 // replyTable holds the Requests waiting for their reply. It is the
 // supervisor's, like all its state; Requests reach it through the
 // supervisor's mailbox:
@@ -117,3 +119,21 @@ func (t *replyTable) settle() int {
 
 // len is how many Requests wait.
 func (t *replyTable) len() int { return len(t.waiting) }
+
+// replyChans holds the reply channels of Requests that took their reply,
+// for the next Requests on the connection: a channel is the largest of a
+// Request's allocations (two, as its buffer holds a Msg). awaitReply puts
+// one back only when it took the reply itself, so a channel in the pool is
+// empty, open, and in no reply table. The pool is the connection's, not
+// the package's: a channel belongs to the synctest bubble it was made in,
+// and a connection lives in one.
+type replyChans struct{ pool sync.Pool }
+
+func (r *replyChans) get() chan Msg {
+	if v := r.pool.Get(); v != nil {
+		return v.(chan Msg)
+	}
+	return make(chan Msg, 1)
+}
+
+func (r *replyChans) put(reply chan Msg) { r.pool.Put(reply) }

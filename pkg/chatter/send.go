@@ -58,7 +58,7 @@ func (c *Conn) request(ctx context.Context, data Data, opts []SendOption) (Msg, 
 	sc := sendConfigOf(opts)
 	sc.inConv = false
 	sc.last, sc.lastSet = false, true
-	reply := make(chan Msg, 1)
+	reply := c.replyChans.get()
 	conv, err := c.send(ctx, data, sc, reply)
 	if err != nil {
 		return Msg{}, c.requestError(ctx, data, Conversation{}, err)
@@ -81,14 +81,29 @@ func (c *Conn) request(ctx context.Context, data Data, opts []SendOption) (Msg, 
 // registration out of its reply table, and delivers to Messages, marked
 // Late, a reply it routes here that is not taken now (see replyTable) —
 // but for a probe (Conn.Ping), whose late pong goes nowhere.
+//
+// A reply taken here leaves the channel empty and known to nobody else (the
+// supervisor dropped it from the table as it routed the reply), so it goes
+// back to the pool for the next Request; a channel that was closed, or
+// whose Request gave up, does not.
 func (c *Conn) awaitReply(ctx context.Context, reply chan Msg, key convKey, probe bool) (Msg, error) {
+	done := ctx.Done()
+	if done == nil { // a context that never ends: a receive, not a select
+		m, ok := <-reply
+		if !ok {
+			return Msg{}, c.closedErr()
+		}
+		c.replyChans.put(reply)
+		return m, nil
+	}
 	select {
 	case m, ok := <-reply:
 		if !ok {
 			return Msg{}, c.closedErr()
 		}
+		c.replyChans.put(reply)
 		return m, nil
-	case <-ctx.Done():
+	case <-done:
 	}
 	c.mail.post(event{kind: evCancel, key: key, reply: reply, probe: probe})
 	select {

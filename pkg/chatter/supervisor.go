@@ -175,12 +175,16 @@ func (s *supervisor) read() ([]byte, error) {
 	mb.reading, mb.deadline = true, d
 	mb.mu.Unlock()
 	body, err := s.fr.next()
+	// One lock to end the read and take the events posted meanwhile: the
+	// Requests whose replies this read may have brought among them.
 	mb.mu.Lock()
 	mb.reading = false
 	if mb.interrupted {
 		s.dirty = true // its deadline is in the past now
 	}
+	evs := s.swapMailLocked()
 	mb.mu.Unlock()
+	s.handleMail(evs)
 	return body, err
 }
 
@@ -298,9 +302,9 @@ func (s *supervisor) sawRead() {
 func (s *supervisor) batch(ctx context.Context, body []byte) {
 	s.lock.check()
 	s.sawRead()
-	// Events first: a sender posts its Request before its frame can be
-	// written, so a reply in this batch finds it.
-	s.takeMail()
+	// The read took the events posted before it returned: a sender posts
+	// its Request before its frame can be written, so a reply in this
+	// batch, all of it read by then, finds it.
 	fr, dec := s.fr, s.dec
 	var end *readEnd
 	for n := 1; ; n++ {
@@ -338,7 +342,6 @@ func (s *supervisor) batch(ctx context.Context, body []byte) {
 		}
 	}
 	dec.publish(&s.c.stats, fr.total)
-	s.reportEnded()
 	s.handOverflow(ctx, false)
 	if end != nil {
 		s.readEnded(ctx, *end)
@@ -809,13 +812,27 @@ func (s *supervisor) takeMail() {
 	s.lock.check()
 	mb := &s.c.mail
 	mb.mu.Lock()
+	evs := s.swapMailLocked()
+	mb.mu.Unlock()
+	s.handleMail(evs)
+}
+
+// swapMailLocked takes the events posted so far out of the mailbox, and
+// reports what ended since the last time; the caller holds its lock and
+// passes the events to handleMail once it has let go.
+func (s *supervisor) swapMailLocked() []event {
+	mb := &s.c.mail
 	evs := mb.events
 	mb.events = s.spare[:0]
 	mb.interrupted = false
 	mb.armed -= s.armed
 	mb.requests -= s.answered
 	s.armed, s.answered = 0, 0
-	mb.mu.Unlock()
+	return evs
+}
+
+// handleMail handles the events swapMailLocked took.
+func (s *supervisor) handleMail(evs []event) {
 	for i := range evs {
 		s.handle(&evs[i])
 	}
@@ -827,7 +844,9 @@ func (s *supervisor) takeMail() {
 // reportEnded tells the mailbox of the Requests answered or given up and
 // the timeouts gone since it last heard, for Stats: now, after the events
 // or the batch that ended them, not at the next batch, which may be long
-// in coming on a quiet connection.
+// in coming on a quiet connection. After a batch the next step's takeMail
+// tells it, in the same lock, unless the supervisor must wait first
+// (handOverflow).
 func (s *supervisor) reportEnded() {
 	if s.armed == 0 && s.answered == 0 {
 		return

@@ -435,18 +435,19 @@ func (o *outbox) drain(ctx context.Context) error {
 }
 
 // writerLinger is how long a writer with nothing to write waits for more
-// before it ends: long enough that request after request reuses it, short
-// enough that an idle connection soon has no writer.
+// before it ends, at least (at most twice that, see lingerIdle): long
+// enough that request after request reuses it, short enough that an idle
+// connection soon has no writer.
 const writerLinger = time.Second
 
 // writeLoop is the writer: while it runs, the only goroutine that writes
 // to the socket. It writes whatever is queued, and ends when it has been
-// idle for writerLinger, when the connection begins closing (the
-// supervisor writes the rest), or when a write fails.
+// idle for writerLinger (to twice that), when the connection begins
+// closing (the supervisor writes the rest), or when a write fails.
 func (c *Conn) writeLoop(ctx context.Context) error {
 	o := c.out
 	var spare []byte
-	idle := time.NewTimer(writerLinger)
+	idle := newLingerTimer()
 	left := false // the idle path below left already
 	defer func() {
 		idle.Stop()
@@ -508,27 +509,54 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 	return nil
 }
 
+// lingerTimer is the writer's idle timer: a period of writerLinger that
+// runs on while the writer works, and whether the writer was woken since
+// it last fired. Both are the writer's own.
+type lingerTimer struct {
+	t     *time.Timer
+	woken bool
+}
+
+func newLingerTimer() *lingerTimer { return &lingerTimer{t: time.NewTimer(writerLinger)} }
+
+func (l *lingerTimer) Reset(d time.Duration) { l.t.Reset(d) }
+func (l *lingerTimer) Stop()                 { l.t.Stop() }
+
 // lingerIdle waits, once the writer has found nothing to write, for a
-// wake-up (woken) or until writerLinger has passed since. The idle timer
-// is not reset each time the writer goes idle, which on a busy connection
-// is once a batch: when it fires early it is set again for the rest.
-// Resetting it each time cost BenchmarkRoundTrip 6.5 % (12 paired runs,
-// 95 % interval 3.5–9.4 %), and brought it over pre-v3's time.
-func (c *Conn) lingerIdle(ctx context.Context, idle *time.Timer) (woken bool, err error) {
-	since := time.Now()
+// wake-up (woken), or until the idle timer fires with no wake-up since it
+// last did: the writer ends between writerLinger and twice that after its
+// last write. The timer runs a period at a time instead of being reset
+// each time the writer goes idle, which on a busy connection is once a
+// batch: resetting it each time cost BenchmarkRoundTrip 6.5 % (12 paired
+// runs, 95 % interval 3.5–9.4 %), and reading the clock each time, to set
+// it for the rest of the period only, was 1 % of BenchmarkConns100's
+// profile (a clock read is slow on some virtual machines). A timer that
+// runs a function instead of sending on its channel, which the runtime
+// need not add to its heap as the writer blocks, made BenchmarkRoundTrip
+// 10 % slower (10 paired runs, interval 7.6–12.1 %), and gained nothing.
+func (c *Conn) lingerIdle(ctx context.Context, idle *lingerTimer) (woken bool, err error) {
+	// Under load the next wake-up is often there already: a receive costs
+	// less than a select.
+	select {
+	case <-c.out.wake:
+		idle.woken = true
+		return true, nil
+	default:
+	}
 	for {
 		select {
 		case <-c.out.wake:
+			idle.woken = true
 			return true, nil
 		case <-ctx.Done():
 			return false, ctx.Err()
-		case <-idle.C:
+		case <-idle.t.C:
 		}
-		rest := writerLinger - time.Since(since)
-		if rest <= 0 {
+		if !idle.woken {
 			return false, nil
 		}
-		idle.Reset(rest)
+		idle.woken = false
+		idle.Reset(writerLinger)
 	}
 }
 
