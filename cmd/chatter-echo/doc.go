@@ -189,6 +189,8 @@
 //	                   ping period too.
 //	-queue N           received messages waiting before the connection stops
 //	                   reading (default 1024; -1: unbounded)
+//	-queue-bytes N     received payload bytes waiting before the connection
+//	                   stops reading (default 4194304; -1: unbounded)
 //	-v                 debug logs too (serve logs every message)
 //	-log-format FORMAT text (the default) or json, on standard error
 //

@@ -23,6 +23,7 @@ type commonFlags struct {
 	ping        time.Duration
 	pingTimeout time.Duration
 	queue       int
+	queueBytes  int
 	verbose     bool
 	logFormat   string
 	tls         tlsFlags
@@ -40,6 +41,7 @@ func (f *commonFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.pingTimeout, "ping-timeout", chatter.DefaultPingTimeout,
 		"current wire: how long after a ping the peer may stay silent")
 	fs.IntVar(&f.queue, "queue", chatter.DefaultQueueSize, "stop reading when `N` received messages wait, -1 for unbounded")
+	fs.IntVar(&f.queueBytes, "queue-bytes", chatter.DefaultQueueBytes, "stop reading when received payloads of `N` bytes wait, -1 for unbounded")
 	fs.BoolVar(&f.verbose, "v", false, "log debug records too")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log `FORMAT` on standard error: text or json")
 	f.tls.register(fs)
@@ -53,6 +55,8 @@ func (f *commonFlags) check() error {
 		return errors.New("-ping-timeout must not be negative")
 	case f.queue < chatter.QueueUnbounded || f.queue == 0:
 		return errors.New("-queue must be positive, or -1 for unbounded")
+	case f.queueBytes < chatter.QueueUnbounded || f.queueBytes == 0:
+		return errors.New("-queue-bytes must be positive, or -1 for unbounded")
 	case f.wire.w == chatter.WireAuto && !f.allowAuto:
 		return errors.New("-wire auto is for serving: a client must choose its generation")
 	case f.logFormat != "text" && f.logFormat != "json":
@@ -94,6 +98,7 @@ func (f *commonFlags) options(log *slog.Logger) []chatter.Option {
 	opts := []chatter.Option{
 		chatter.WithLogger(log),
 		chatter.WithQueueSize(f.queue),
+		chatter.WithQueueBytes(f.queueBytes),
 		chatter.WithWire(f.wire.w),
 		// Payloads are decoded here, not by the connection: a type the
 		// schemas lack is shown (or echoed) as it is, never a reason to

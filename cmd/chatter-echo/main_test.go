@@ -54,6 +54,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"serve", "-ping", "-1s", "tcp+sbs://127.0.0.1:0"}, exitUsage, "-ping must not be negative"},
 		{[]string{"serve", "-queue", "-2", "tcp+sbs://127.0.0.1:0"}, exitUsage, "-queue must be positive, or -1 for unbounded"},
 		{[]string{"serve", "-queue", "0", "tcp+sbs://127.0.0.1:0"}, exitUsage, "-queue must be positive"},
+		{[]string{"serve", "-queue-bytes", "-2", "tcp+sbs://127.0.0.1:0"}, exitUsage, "-queue-bytes must be positive, or -1 for unbounded"},
 		{[]string{"call", "-timeout", "0s", "tcp+sbs://127.0.0.1:1"}, exitUsage, "-timeout must be positive"},
 		{[]string{"demo", "extra"}, exitUsage, `unexpected argument "extra"`},
 		{[]string{"serve", "http://127.0.0.1:0"}, exitUsage, "invalid address"},

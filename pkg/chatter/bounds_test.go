@@ -95,6 +95,79 @@ func TestDefaultQueueIsBounded(t *testing.T) {
 	})
 }
 
+// The receive queue is bounded in bytes too: large messages stop the
+// reading long before the count bound would, so a slow application holds
+// WithQueueBytes of them, not 1,024. An explicit bound and the default.
+func TestQueueBytesIsBounded(t *testing.T) {
+	const size = 64 << 10
+	for _, tc := range []struct {
+		name  string
+		opts  []chatter.Option
+		bound int // bytes
+	}{
+		{"default", nil, chatter.DefaultQueueBytes},
+		{"1MiB", []chatter.Option{chatter.WithQueueBytes(1 << 20)}, 1 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				sent := fillUntilBlocked(t, size, tc.opts)
+				// The receiver holds its byte bound, the Messages channel's
+				// 16 and a batch or two; the sender its 1 MiB send buffer
+				// and one write in flight.
+				bound := tc.bound/size + 16 + 3*64 + 2*(chatter.DefaultSendBufferSize/size+1)
+				if sent > bound {
+					t.Errorf("%d messages of %d KiB accepted with nobody reading, want at most %d", sent, size>>10, bound)
+				}
+				t.Logf("%d messages of %d KiB accepted before Send blocked", sent, size>>10)
+			})
+		})
+	}
+}
+
+// QueueUnbounded lifts the bound in bytes: only the count bound is left.
+func TestQueueBytesUnbounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const size = 64 << 10
+		sent := fillUntilBlocked(t, size, []chatter.Option{chatter.WithQueueBytes(chatter.QueueUnbounded)})
+		if sent < chatter.DefaultQueueSize {
+			t.Errorf("%d messages of %d KiB accepted, want at least the count bound, %d", sent, size>>10, chatter.DefaultQueueSize)
+		}
+	})
+}
+
+// fillUntilBlocked sends messages of size bytes over a pipe to a
+// connection made with serverOpts whose application does not read, until
+// Send blocks for a minute (of synctest's time); it then reads everything
+// back, checking it, and returns how many were sent.
+func fillUntilBlocked(t *testing.T, size int, serverOpts []chatter.Option) int {
+	t.Helper()
+	client, server := pipePair(t, []chatter.Option{chatter.WithPingTimeout(0)},
+		append([]chatter.Option{chatter.WithPingTimeout(0)}, serverOpts...))
+	defer closeAll(client, server)
+	blob := chatter.Data{Module: "Test", Type: "Blob", Data: make([]byte, size)}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sent := 0
+	for ; sent < 100_000; sent++ {
+		if _, err := client.Send(ctx, blob); err != nil {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Send = %v, want it to block until the deadline", err)
+			}
+			break
+		}
+	}
+	if sent == 100_000 {
+		t.Fatalf("%d messages accepted with nobody reading: unbounded", sent)
+	}
+	for i := range sent {
+		m := receive(t, server)
+		if len(m.Data.Data.([]byte)) != size {
+			t.Fatalf("message %d: %d bytes", i, len(m.Data.Data.([]byte)))
+		}
+	}
+	return sent
+}
+
 // Our own full queue stops our reader, and with it the pongs; that is not
 // the peer's fault, and our ping timeout does not blame it.
 func TestOwnBackpressureDoesNotTimeOutThePeer(t *testing.T) {

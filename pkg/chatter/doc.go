@@ -204,9 +204,10 @@
 // # Limits and observability
 //
 // Everything a peer can make a connection hold has a bound and a default
-// (see options.go): [WithQueueSize] bounds received messages (1,024; the
-// socket is not read while the queue is full, and [Conn.DiscardMessages]
-// is for connections that only send); [WithSendBufferSize] bounds queued
+// (see options.go): [WithQueueSize] bounds received messages (1,024) and
+// [WithQueueBytes] their payload bytes (4 MiB; the socket is not read
+// while the queue is full, and [Conn.DiscardMessages] is for connections
+// that only send); [WithSendBufferSize] bounds queued
 // outgoing bytes (1 MiB); [MaxQueuedControlBytes] bounds pongs queued for a
 // peer that pings without reading; [WithMaxMessageSize] caps frames in
 // both directions before anything is allocated (64 MiB);

@@ -3,6 +3,7 @@ package chatter
 import (
 	"errors"
 	"testing"
+	"testing/synctest"
 )
 
 type namedAs [2]string
@@ -60,4 +61,53 @@ func TestGaveUpBound(t *testing.T) {
 	if !tbl.cancel(k, reply, false) || tbl.late(k) {
 		t.Error("a cancel without remember made its conversation late")
 	}
+}
+
+// TestDelivererByteBound: the deliverer stops taking batches once the
+// payload bytes it holds reach WithQueueBytes, lets as many messages past
+// that as the last batch allowed (one batch per waiting Request), and
+// takes again once the application has read below the bound.
+func TestDelivererByteBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const size = 64 << 10
+		c := &Conn{cfg: &config{queueSize: 1024, queueBytes: 4 * size}, msgs: make(chan Msg, 2)}
+		blobs := func(n int) []Msg {
+			msgs := make([]Msg, n)
+			for i := range msgs {
+				msgs[i].buf = &frameBuf{b: make([]byte, size)}
+			}
+			return msgs
+		}
+		d := &deliverer{in: make(chan handoff), spent: make(chan []Msg, 2), idle: make(chan struct{}, 1),
+			stop: make(chan struct{}), done: make(chan struct{})}
+		// 2 go into the channel, 4 stay: the bound. Its allow lets 3 more by.
+		go c.runDeliverer(d, handoff{msgs: blobs(6), allow: 3})
+		offer := func(h handoff) bool {
+			synctest.Wait()
+			select {
+			case d.in <- h:
+				return true
+			default:
+				return false
+			}
+		}
+		if !offer(handoff{msgs: blobs(3)}) {
+			t.Fatal("at its bound, the deliverer refused the batch the last one allowed")
+		}
+		if offer(handoff{msgs: blobs(1)}) {
+			t.Fatal("past its bound and its allowance, the deliverer took another batch")
+		}
+		for range 3 { // 2 in the channel and 7 held: 3 read, 4 still held
+			<-c.msgs
+		}
+		if offer(handoff{msgs: blobs(1)}) {
+			t.Fatal("at its bound again, the deliverer took another batch")
+		}
+		<-c.msgs
+		if !offer(handoff{msgs: blobs(1)}) {
+			t.Fatal("below its bound, the deliverer refused a batch")
+		}
+		close(d.stop)
+		<-d.done
+	})
 }

@@ -18,6 +18,7 @@ const (
 	DefaultPingTimeout      = 20 * time.Second
 	DefaultPingDelay        = 20 * time.Second
 	DefaultQueueSize        = 1024 // received messages, as hat-drivers' queue
+	DefaultQueueBytes       = 4 << 20
 	DefaultMaxMessageSize   = 64 << 20
 	DefaultSendBufferSize   = 1 << 20
 	DefaultFrameReadTimeout = 30 * time.Second
@@ -27,9 +28,10 @@ const (
 	DefaultReplyGrace       = time.Second
 )
 
-// QueueUnbounded, given to [WithQueueSize], removes the bound on received
-// messages, as in the legacy original: a peer that sends faster than the
-// application reads then grows memory without limit.
+// QueueUnbounded, given to [WithQueueSize] and [WithQueueBytes], removes
+// their bounds on received messages, as in the legacy original: a peer
+// that sends faster than the application reads then grows memory without
+// limit.
 const QueueUnbounded = -1
 
 // MaxQueuedControlBytes bounds the control frames (pongs) a connection
@@ -50,6 +52,7 @@ func (f optionFunc) apply(c *config) { f(c) }
 type config struct {
 	pingTimeout      time.Duration
 	queueSize        int // 0: unbounded (QueueUnbounded given)
+	queueBytes       int // 0: unbounded (QueueUnbounded given)
 	pemFile          string
 	tlsConfig        *tls.Config
 	maxMessageSize   int
@@ -89,6 +92,8 @@ func newConfig(opts []Option) (*config, error) {
 		return nil, fmt.Errorf("chatter: negative ping timeout %v", c.pingTimeout)
 	case c.queueSize < QueueUnbounded:
 		return nil, fmt.Errorf("chatter: queue size %d (want a bound, 0 for the default or QueueUnbounded)", c.queueSize)
+	case c.queueBytes < QueueUnbounded:
+		return nil, fmt.Errorf("chatter: queue bytes %d (want a bound, 0 for the default or QueueUnbounded)", c.queueBytes)
 	case c.maxMessageSize < 0:
 		return nil, fmt.Errorf("chatter: negative maximum message size %d", c.maxMessageSize)
 	case c.sendBufferSize < 0:
@@ -103,6 +108,7 @@ func newConfig(opts []Option) (*config, error) {
 		return nil, fmt.Errorf("chatter: negative reply grace %v", c.replyGrace)
 	}
 	c.queueSize = orDefault(c.queueSize, DefaultQueueSize)
+	c.queueBytes = orDefault(c.queueBytes, DefaultQueueBytes)
 	c.maxMessageSize = orDefault(c.maxMessageSize, DefaultMaxMessageSize)
 	c.sendBufferSize = orDefault(c.sendBufferSize, DefaultSendBufferSize)
 	c.maxConnections = orDefault(c.maxConnections, DefaultMaxConnections)
@@ -144,7 +150,8 @@ func WithPingTimeout(d time.Duration) Option {
 // application. While the queue is full the connection stops reading its
 // socket, so a slow reader slows the peer down and nothing is dropped. The
 // default is 1024 (0 means the default); [QueueUnbounded] removes the
-// bound, as in the legacy original.
+// bound, as in the legacy original. [WithQueueBytes] bounds the same
+// queue in bytes; whichever bound is reached first stops the reading.
 //
 // While the queue is full, this side does not read the peer's pings and
 // pongs either. Its own ping timeout does not fire then (the stall is its
@@ -155,6 +162,25 @@ func WithPingTimeout(d time.Duration) Option {
 // that their replies can come through, and no more.
 func WithQueueSize(n int) Option {
 	return optionFunc(func(c *config) { c.queueSize = n })
+}
+
+// WithQueueBytes bounds the payload bytes of the received messages
+// waiting for the application, as WithQueueSize bounds their number:
+// while the queue holds this much, the connection stops reading its
+// socket. A message counts its payload (a frame of 32 KiB or more, its
+// whole buffer). Beyond the bound come the messages of the Messages
+// channel's own buffer (at most 16) and of the batch being read (at most
+// 64), and the batches let through for waiting Requests, as for
+// WithQueueSize; one message larger than the bound is still taken when
+// nothing else waits. The default is 4 MiB (0 means the default);
+// [QueueUnbounded] removes the bound, which the legacy original did not
+// have either: then 1,024 messages of 64 MiB may wait.
+//
+// A large bound costs speed as well as memory: a backlog of tens of MiB
+// that fills and drains swings the garbage collector's goal with it, and
+// the runtime gives memory back to the system only to take it again.
+func WithQueueBytes(n int) Option {
+	return optionFunc(func(c *config) { c.queueBytes = n })
 }
 
 // WithPEMFile names a PEM file holding a certificate and its private key,
