@@ -6,14 +6,14 @@ FUZZTIME    ?= 10000x
 LONGFUZZ    ?= 10m
 PKGS        := ./...
 
-.PHONY: run test lint vet staticcheck race fuzz-brief fuzz chaos chaos-lint contrib contrib-lint soak bench bench-peers bench-proto fmt
+.PHONY: run test lint vet staticcheck race fuzz-brief fuzz chaos chaos-lint contrib contrib-lint soak bench bench-peers bench-peers-ab bench-proto fmt peers peers-lint
 
 run:
 	$(GO) run ./cmd/chatter-echo demo
 
-test: lint race fuzz-brief chaos contrib
+test: lint race fuzz-brief chaos contrib peers
 
-lint: vet staticcheck chaos-lint contrib-lint
+lint: vet staticcheck chaos-lint contrib-lint peers-lint
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
@@ -34,6 +34,15 @@ chaos:
 
 chaos-lint:
 	cd test/chaos && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
+
+# The peers harness's own tests (test/peers, its own module): the report
+# it writes, read back, and the paired comparison of two builds. The
+# workloads themselves run with make bench-peers, not here.
+peers:
+	cd test/peers && $(GO) test -count=1 -timeout 5m ./...
+
+peers-lint:
+	cd test/peers && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
 # The adapters under contrib/ (each its own module, so that the library
 # keeps no dependency beyond the standard library).
@@ -69,6 +78,15 @@ bench:
 # PEERSFLAGS="-quick" for a smoke run, "-only oneway,rtt", "-o FILE".
 bench-peers:
 	cd test/peers && $(GO) run . $(PEERSFLAGS)
+
+# The peers harness built against the library at REV and against the
+# working tree, run in turn PAIRS times, then compared pair by pair:
+# gochatter's ratio to raw framing, new ÷ old, with a 95 % interval
+# (test/peers/ab.sh). PEERSFLAGS as for bench-peers, "-only conns" say.
+REV   ?= HEAD
+PAIRS ?= 6
+bench-peers-ab:
+	cd test/peers && GO=$(GO) ./ab.sh $(REV) $(PAIRS) $(PEERSFLAGS)
 
 # SBS codecs (generated, bindings, dynamic) beside protobuf-go (its own
 # module, test/protobench); benchstat sets them side by side, protobuf first.

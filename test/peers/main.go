@@ -7,6 +7,10 @@
 //	go run . [-quick] [-only oneway,rtt,...] [-systems gochatter,grpc,...] [-o FILE]
 //		[-cpuprofile PREFIX] [-memprofile PREFIX] [-d DURATION] [-idle N]
 //
+// ab.sh (make bench-peers-ab) runs it built against an older revision of
+// the library and against the working tree, in turn, and then compares the
+// two builds pair by pair (-compare DIR; see compare.go).
+//
 // It is its own module so that grpc and nats stay out of gochatter's
 // dependencies; `make bench-peers` at the repository root runs it.
 package main
@@ -63,8 +67,18 @@ func run() error {
 		queue   = flag.Int("queue", queueBytes, "bytes a one-way sender may queue on its connection: gochatter's WithSendBufferSize and raw's channel bound alike (default gochatter's default)")
 		many    = flag.Int("many", 0, "instead of the workloads: this many idle connections to one server process, the clients in child processes (see many.go)")
 		manyCli = flag.String("many-client", "", "internal: be a -many client process for this server address")
+		compare = flag.String("compare", "", "instead of the workloads: compare the reports DIR/old-N.md with DIR/new-N.md, run in pairs by ab.sh (make bench-peers-ab)")
+		ref     = flag.String("ref", "raw", "with -compare: the system gochatter's figures are divided by")
 	)
 	flag.Parse()
+	if *compare != "" {
+		old, new, err := loadPairs(*compare)
+		if err != nil {
+			return err
+		}
+		writeComparison(os.Stdout, *compare, comparePairs(old, new, *ref), *ref)
+		return nil
+	}
 	if *queue <= 0 {
 		return fmt.Errorf("-queue %d: want a positive number of bytes", *queue)
 	}
