@@ -64,9 +64,22 @@ func benchOneWayWith(b *testing.B, d chatter.Data, serverOpts []chatter.Option, 
 
 // BenchmarkRoundTrip measures request/response latency, one request at a
 // time, reporting the median and 99th percentile.
-func BenchmarkRoundTrip(b *testing.B) {
+func BenchmarkRoundTrip(b *testing.B) { benchRoundTrip(b, context.Background()) }
+
+// BenchmarkRoundTripDeadline is BenchmarkRoundTrip with a context that
+// can end, as a daemon's Requests carry: Request then waits in a select on
+// the reply and the context instead of a plain receive. The peers
+// harness's round trip (make bench-peers) waits this way.
+func BenchmarkRoundTripDeadline(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	benchRoundTrip(b, ctx)
+}
+
+// benchRoundTrip makes sequential Requests with ctx to an echo server and
+// reports their latency's median and 99th percentile.
+func benchRoundTrip(b *testing.B, ctx context.Context) {
 	client, server := pair(b, "tcp", chatter.WithPingTimeout(0))
-	ctx := context.Background()
 	go echo(server)
 	d := num(7)
 	lat := make([]time.Duration, 0, b.N)
