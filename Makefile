@@ -37,12 +37,15 @@ chaos-lint:
 
 # The peers harness's own tests (test/peers, its own module): the report
 # it writes, read back, and the paired comparison of two builds. The
-# workloads themselves run with make bench-peers, not here.
+# workloads themselves run with make bench-peers, not here. And
+# test/tracehops, which reads an execution trace hop by hop.
 peers:
 	cd test/peers && $(GO) test -count=1 -timeout 5m ./...
+	cd test/tracehops && $(GO) test -count=1 -timeout 5m ./...
 
 peers-lint:
 	cd test/peers && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
+	cd test/tracehops && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
 # The adapters under contrib/ (each its own module, so that the library
 # keeps no dependency beyond the standard library).

@@ -5,5 +5,8 @@
 //
 // The benchmark that compares gochatter with gRPC and NATS lives in
 // test/peers, a module of its own so that those libraries stay out of
-// gochatter's dependencies.
+// gochatter's dependencies; so do test/chaos (faults through a real
+// proxy), test/protobench (SBS against protobuf-go) and test/tracehops
+// (an execution trace read hop by hop, to see which hand-off of a request
+// got slower between two builds).
 package test
