@@ -79,6 +79,11 @@ func (s *supervisor) pongReceived(key convKey) {
 
 func (s *supervisor) startKeepalive(now time.Time) {
 	k, cfg := &s.ka, s.c.cfg
+	if s.fr.total > 0 {
+		// The first frame, which decided the generation, was read just
+		// now; sawRead, with no keepalive yet, did not note when.
+		s.lastRead = now
+	}
 	if s.c.Wire() == WireCurrent {
 		if cfg.pingDelay <= 0 {
 			return

@@ -80,8 +80,10 @@ type decoder struct {
 	// slab holds the copies of small Bytes payloads: one allocation for
 	// many messages (a value keeps at most slabSize bytes alive).
 	slab []byte
-	// Counters of what was read, published once a batch.
-	app, pings, pongs uint64
+	// Counters of what was read, published once a batch, and the ping
+	// and pong counts last published.
+	app, pings, pongs              uint64
+	pingsPublished, pongsPublished uint64
 }
 
 // typeNames is a payload type's interned names and its resolved type (nil
@@ -207,9 +209,13 @@ func (d *decoder) count(k inboundKind) {
 // publish makes the counts visible to Stats.
 func (d *decoder) publish(s *connStats, bytesIn int64) {
 	s.messagesIn.Store(d.app)
-	s.pingsIn.Store(d.pings)
-	s.pongsIn.Store(d.pongs)
 	s.bytesIn.Store(bytesIn)
+	if d.pings != d.pingsPublished || d.pongs != d.pongsPublished {
+		// Rare next to messages: two stores a batch fewer.
+		s.pingsIn.Store(d.pings)
+		s.pongsIn.Store(d.pongs)
+		d.pingsPublished, d.pongsPublished = d.pings, d.pongs
+	}
 }
 
 // intern returns b as a string, reusing an earlier copy when it has one so

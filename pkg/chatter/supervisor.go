@@ -86,6 +86,9 @@ type supervisor struct {
 	interrupter sync.WaitGroup
 
 	spare []event // the mailbox buffer to swap in next
+	// readNext: the last step routed a batch, and the next goes straight
+	// to the read (see step).
+	readNext bool
 	// armed and answered count the conversation timeouts and Requests the
 	// supervisor has removed since it last took its mailbox, to report.
 	armed, answered int
@@ -134,16 +137,25 @@ func (s *supervisor) run(ctx context.Context) error {
 // step does one thing the connection needs: take events, fire what is
 // due, read and route a batch of frames, or wait. It returns false once
 // the connection is closing.
+//
+// Right after a batch it goes straight to the next read: the read takes
+// the events posted meanwhile under the lock it needs anyway (or returns
+// at once to let this step take them), and its deadline ends it at once if
+// a timer fell due. What a goroutine the batch woke waits for, when it
+// runs on this processor, is this supervisor parking in that read.
 func (s *supervisor) step(ctx context.Context) bool {
-	s.takeMail()
 	if ctx.Err() != nil {
 		return false
 	}
-	s.handOverflow(ctx, false) // a late reply, from a cancelled Request
-	s.fireDue()
-	if ctx.Err() != nil {
-		return false
+	if !s.readNext {
+		s.takeMail()
+		s.handOverflow(ctx, false) // a late reply, from a cancelled Request
+		s.fireDue()
+		if ctx.Err() != nil {
+			return false
+		}
 	}
+	s.readNext = false
 	if s.end != nil {
 		s.afterReading(ctx)
 		return true
@@ -154,6 +166,7 @@ func (s *supervisor) step(ctx context.Context) bool {
 		return true
 	}
 	s.batch(ctx, body)
+	s.readNext = s.end == nil && len(s.overflow) == 0
 	return true
 }
 
@@ -163,6 +176,7 @@ func (s *supervisor) read() ([]byte, error) {
 	mb := &s.c.mail
 	d := s.deadline()
 	mb.mu.Lock()
+	s.reportLocked()
 	if mb.interrupted || len(mb.events) > 0 {
 		mb.interrupted = false
 		mb.mu.Unlock()
@@ -286,12 +300,15 @@ func (s *supervisor) quiet() {
 }
 
 // sawRead notes bytes read since the supervisor last looked: the
-// keepalive counts them as received.
+// keepalive counts them as received. Without a keepalive nothing asks when
+// they came, and the clock is not read.
 func (s *supervisor) sawRead() {
 	if s.fr.total != s.readSeen {
 		s.readSeen = s.fr.total
-		s.lastRead = time.Now()
-		s.ka.received(s.lastRead)
+		if s.ka.on {
+			s.lastRead = time.Now()
+			s.ka.received(s.lastRead)
+		}
 	}
 }
 
@@ -825,10 +842,17 @@ func (s *supervisor) swapMailLocked() []event {
 	evs := mb.events
 	mb.events = s.spare[:0]
 	mb.interrupted = false
+	s.reportLocked()
+	return evs
+}
+
+// reportLocked tells the mailbox, whose lock the caller holds, of the
+// Requests answered or given up and the timeouts gone since it last heard.
+func (s *supervisor) reportLocked() {
+	mb := &s.c.mail
 	mb.armed -= s.armed
 	mb.requests -= s.answered
 	s.armed, s.answered = 0, 0
-	return evs
 }
 
 // handleMail handles the events swapMailLocked took.
@@ -844,8 +868,8 @@ func (s *supervisor) handleMail(evs []event) {
 // reportEnded tells the mailbox of the Requests answered or given up and
 // the timeouts gone since it last heard, for Stats: now, after the events
 // or the batch that ended them, not at the next batch, which may be long
-// in coming on a quiet connection. After a batch the next step's takeMail
-// tells it, in the same lock, unless the supervisor must wait first
+// in coming on a quiet connection. After a batch the next read tells it,
+// in the lock it takes anyway, unless the supervisor must wait first
 // (handOverflow).
 func (s *supervisor) reportEnded() {
 	if s.armed == 0 && s.answered == 0 {
@@ -853,9 +877,7 @@ func (s *supervisor) reportEnded() {
 	}
 	mb := &s.c.mail
 	mb.mu.Lock()
-	mb.armed -= s.armed
-	mb.requests -= s.answered
-	s.armed, s.answered = 0, 0
+	s.reportLocked()
 	mb.mu.Unlock()
 }
 
