@@ -233,7 +233,7 @@ func (s *supervisor) handOverflow(ctx context.Context, last bool) {
 		}
 		// The deliverer is busy, or full: wait, not reading meanwhile.
 		// Stats hears first of the Requests this batch answered (the next
-		// step's takeMail would tell it, but the wait may be long).
+		// read would tell it, but the wait may be long).
 		s.reportEnded()
 		s.handing = true
 		s.ka.stalled = true

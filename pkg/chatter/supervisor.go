@@ -897,7 +897,7 @@ func (s *supervisor) handle(ev *event) {
 			select {
 			case m, ok := <-ev.reply:
 				if ok && !ev.probe {
-					s.deliverLate(m) // step hands it over if it did not fit
+					s.deliverLate(m) // handOverflow hands it over if it did not fit
 				}
 			default:
 			}
