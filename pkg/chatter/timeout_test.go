@@ -188,3 +188,60 @@ func TestRequestHonoursContextUnderFakeTime(t *testing.T) {
 		}
 	})
 }
+
+// TestConversationTimeoutFiresUnderSteadyTraffic: a conversation timeout
+// fires while the peer sends a message every millisecond. After a batch
+// the supervisor goes straight to its next read, without looking at its
+// timers, and relies on that read's deadline (the next timer's due time)
+// to end the read once one is due; a read that waited for the next
+// message instead would never see the timeout, as the next message always
+// comes first. The receiver keeps up, so that no backlog makes the
+// supervisor look at its timers another way.
+func TestConversationTimeoutFiresUnderSteadyTraffic(t *testing.T) {
+	client, server := pair(t, "tcp", chatter.WithPingTimeout(0))
+	fired := make(chan struct{})
+	send(t, client, num(1), chatter.Last(false), chatter.ConversationTimeout(200*time.Millisecond, func(chatter.Conversation) {
+		close(fired)
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	var read atomic.Int64
+	done := make(chan struct{}, 2)
+	go func() { // bounded: 30,000 messages, 30 s at most
+		defer func() { done <- struct{}{} }()
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for i := range int64(30_000) {
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				return
+			}
+			if _, err := server.Send(ctx, num(i)); err != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		defer func() { done <- struct{}{} }()
+		for {
+			select {
+			case <-client.Messages():
+				read.Add(1)
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	select {
+	case <-fired:
+	case <-time.After(20 * time.Second):
+		t.Error("the conversation timeout did not fire within 20 s while messages kept arriving")
+	}
+	got := read.Load()
+	cancel()
+	<-done
+	<-done
+	if got == 0 {
+		t.Error("no message arrived before the timeout fired: the connection was not busy")
+	}
+}
