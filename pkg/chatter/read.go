@@ -80,10 +80,8 @@ type decoder struct {
 	// slab holds the copies of small Bytes payloads: one allocation for
 	// many messages (a value keeps at most slabSize bytes alive).
 	slab []byte
-	// Counters of what was read, published once a batch, and the ping
-	// and pong counts last published.
-	app, pings, pongs              uint64
-	pingsPublished, pongsPublished uint64
+	// Counters of what was read, published once a batch.
+	app, pings, pongs uint64
 }
 
 // typeNames is a payload type's interned names and its resolved type (nil
@@ -207,14 +205,14 @@ func (d *decoder) count(k inboundKind) {
 }
 
 // publish makes the counts visible to Stats.
-func (d *decoder) publish(s *connStats, bytesIn int64) {
+// The ping and pong counts only when control says the batch had either:
+// they are rare next to messages, and that is two stores a batch fewer.
+func (d *decoder) publish(s *connStats, bytesIn int64, control bool) {
 	s.messagesIn.Store(d.app)
 	s.bytesIn.Store(bytesIn)
-	if d.pings != d.pingsPublished || d.pongs != d.pongsPublished {
-		// Rare next to messages: two stores a batch fewer.
+	if control {
 		s.pingsIn.Store(d.pings)
 		s.pongsIn.Store(d.pongs)
-		d.pingsPublished, d.pongsPublished = d.pings, d.pongs
 	}
 }
 

@@ -324,6 +324,7 @@ func (s *supervisor) batch(ctx context.Context, body []byte) {
 	// batch, all of it read by then, finds it.
 	fr, dec := s.fr, s.dec
 	var end *readEnd
+	control := false // a ping or pong was counted
 	for n := 1; ; n++ {
 		in, err := dec.decode(body, fr.own)
 		if err != nil {
@@ -336,7 +337,7 @@ func (s *supervisor) batch(ctx context.Context, body []byte) {
 		if in.kind == inboundPing {
 			// The pong says all before it was read: Stats says so too by
 			// the time the pinger can ask.
-			dec.publish(&s.c.stats, fr.total)
+			dec.publish(&s.c.stats, fr.total, control)
 			if err := s.c.sendPong(ctx, in, dec.wire); err != nil {
 				end = &readEnd{err: err, abort: true}
 				break
@@ -348,6 +349,7 @@ func (s *supervisor) batch(ctx context.Context, body []byte) {
 			s.startKeepalive(time.Now())
 		}
 		dec.count(in.kind)
+		control = control || in.kind != inboundApp
 		s.route(&in)
 		if n >= s.maxBatch || !fr.buffered() {
 			break
@@ -358,7 +360,7 @@ func (s *supervisor) batch(ctx context.Context, body []byte) {
 			break
 		}
 	}
-	dec.publish(&s.c.stats, fr.total)
+	dec.publish(&s.c.stats, fr.total, control)
 	s.handOverflow(ctx, false)
 	if end != nil {
 		s.readEnded(ctx, *end)
@@ -466,7 +468,7 @@ func (s *supervisor) routeBuffered() {
 		s.dec.count(in.kind)
 		s.route(&in)
 	}
-	s.dec.publish(&s.c.stats, s.fr.total)
+	s.dec.publish(&s.c.stats, s.fr.total, true) // once, at the end
 }
 
 // afterReading waits, once reading has ended, for the deliverer to deliver
